@@ -146,6 +146,10 @@ type Customer struct {
 	Lifecycle     Lifecycle
 	OptOut        bool // PIPL art. 24: service help only, no marketing
 	Maturities    []Maturity
+	// Tokens are the customer's identity tokens (aliases), all under the
+	// data set's key id. They are pseudonymous: kept so that a new snapshot
+	// can drop the aliases a customer no longer has.
+	Tokens []Ident
 }
 
 // HasTag reports whether the customer carries the tag id.

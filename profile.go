@@ -50,6 +50,9 @@ type Profile struct {
 	Lifecycle     Lifecycle
 	Maturities    []Maturity
 	OptOut        bool
+	// Manager is the assigned account manager's staff id. It routes the
+	// profile and sets YourCustomer; the PAD wire shows only the flag.
+	Manager string
 	// YourCustomer is set in the copy sent to the customer's assigned
 	// account manager.
 	YourCustomer bool

@@ -1,0 +1,76 @@
+# Huiyan (慧眼迎客) — see README.md. `make demo` and `make test` are the two
+# commands a new user runs; both install or build what they need, or stop
+# with a message naming what is missing.
+
+SHELL       := /bin/bash
+GO          ?= go
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS     := -X main.version=$(VERSION)
+TOOLS       := $(CURDIR)/.tools
+STATICCHECK_VERSION ?= 2026.2.2
+BINARIES    := edge/cmd/huiyan-edge hub/cmd/huiyan-hub firmware-contracts/cmd/huiyan-devsim
+TEST_TIMEOUT ?= 12m
+DEMO_DIR    ?= $(CURDIR)/.demo
+
+.PHONY: all build test lint demo bench e2e deps clean help
+
+all: build
+
+help:
+	@echo "make demo   run the whole system on embedded defaults"
+	@echo "make test   unit and real-dependency tests (installs mosquitto when root)"
+	@echo "make lint   gofmt, go vet, staticcheck"
+	@echo "make build  binaries into bin/"
+	@echo "make bench  benchmarks into docs/BENCHMARKS.md"
+	@echo "make e2e    browser end-to-end tests"
+
+# deps makes sure the programs the real-dependency tests start are here:
+# Debian packages are installed when we are root with apt-get, otherwise the
+# target fails naming the package.
+deps:
+	@command -v $(GO) >/dev/null || { echo "go not found: install Go 1.26 or newer (https://go.dev/dl/)"; exit 1; }
+	@$(call need_pkg,mosquitto,mosquitto)
+
+# need_pkg(binary,package): install the Debian package if the binary is missing.
+define need_pkg
+if ! command -v $(1) >/dev/null && [ ! -x /usr/sbin/$(1) ]; then \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian package $(2) (needed by the tests)"; \
+		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(2) >/dev/null 2>&1 || \
+		  { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(2) >/dev/null; }; } || \
+		  { echo "could not install Debian package $(2)"; exit 1; }; \
+	else \
+		echo "missing $(1): install Debian package $(2) (apt-get install $(2)), or run make as root to have it installed"; exit 1; \
+	fi; \
+fi
+endef
+
+build:
+	@mkdir -p bin
+	@for b in $(BINARIES); do \
+		if [ -d $$b ]; then $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/ ./$$b || exit 1; fi; \
+	done
+	@ls bin/
+
+test: deps
+	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+
+lint: $(TOOLS)/staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(TOOLS)/staticcheck ./...
+
+$(TOOLS)/staticcheck:
+	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+demo: build
+	@bash deploy/demo.sh "$(DEMO_DIR)"
+
+bench:
+	@echo "make bench: not yet (issue 8)"
+
+e2e:
+	@echo "make e2e: not yet (issue 4)"
+
+clean:
+	rm -rf bin $(DEMO_DIR)

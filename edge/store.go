@@ -1,0 +1,86 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"huiyan"
+)
+
+// ErrNotFound is returned by Tx lookups for a missing record.
+var ErrNotFound = errors.New("not found")
+
+// Store is the edge's durable state: the branch's slice of HQ's snapshot and
+// everything that happens at the branch. It is implemented on bbolt by
+// edge/bolt. Update runs fn in one read-write transaction: it commits (and
+// fsyncs) when fn returns nil and rolls back otherwise, so an arrival, its
+// visit, its feed event and its dedupe mark are on disk together or not at all.
+type Store interface {
+	Update(ctx context.Context, fn func(Tx) error) error
+	View(ctx context.Context, fn func(Tx) error) error
+	Close() error
+}
+
+// Meta describes the data set the edge holds.
+type Meta struct {
+	Branch          string
+	SnapshotVersion int64     // 0 before the first data
+	SnapshotAt      time.Time // when the data set was applied
+	DictVersion     int
+	KeyID           string // the key id every token of the data set was made under
+	Customers       int
+}
+
+// Session is a logged-in PAD. Only a hash of the session token is stored.
+type Session struct {
+	TokenHash string
+	StaffID   string
+	Created   time.Time
+	Expires   time.Time
+}
+
+// Tx is one transaction on the Store. Lookups of missing records return
+// ErrNotFound. Values returned are copies the caller may modify.
+type Tx interface {
+	Meta() (Meta, error)
+	// Dict returns the tag dictionary of the data set.
+	Dict() (*huiyan.TagDict, error)
+
+	CustomerByToken(token string) (*huiyan.Customer, error)
+	Customer(id string) (*huiyan.Customer, error)
+	Staff(id string) (*huiyan.Staff, error)
+	StaffList() ([]huiyan.Staff, error)
+
+	// EventSeen reports whether the arrival (device, event id) was already
+	// committed, and the visit it went to: redelivery is idempotent.
+	EventSeen(device, eventID string) (visitID string, err error)
+	MarkEventSeen(device, eventID, visitID string, at time.Time) error
+
+	Visit(id string) (*huiyan.Visit, error)
+	// OpenVisitFor returns the open visit of a subject: the customer id, or
+	// for a new face a key derived from its token.
+	OpenVisitFor(subject string) (*huiyan.Visit, error)
+	// PutVisit stores a visit; an open visit is indexed under its subject and
+	// a closed one (ClosedAt set) leaves the index.
+	PutVisit(v *huiyan.Visit, subject string) error
+	// OpenVisits returns every open visit, oldest first.
+	OpenVisits() ([]*huiyan.Visit, error)
+	// Card returns what the arrival event of an open visit carried.
+	Card(visitID string) (*huiyan.Card, error)
+	PutCard(c *huiyan.Card) error
+
+	// AppendFeed assigns e.Seq (the newest seq + 1) and stores the event.
+	AppendFeed(e *huiyan.FeedEvent) error
+	// FeedAfter returns up to limit events with seq > after, in order.
+	FeedAfter(after uint64, limit int) ([]huiyan.FeedEvent, error)
+	// FeedRange returns the oldest retained and the newest seq (0, 0 if none).
+	FeedRange() (oldest, newest uint64, err error)
+
+	PutSession(s Session) error
+	Session(tokenHash string) (Session, error)
+	DeleteSession(tokenHash string) error
+
+	PutDevice(d huiyan.DeviceState) error
+	Devices() ([]huiyan.DeviceState, error)
+}
