@@ -246,6 +246,9 @@ Prints each arrival sent and a summary.`, c.Stdout)
 	if c.Config.Duration <= 0 && c.Config.Count <= 0 {
 		return errors.New("give -duration or -count: a run must end")
 	}
+	if c.Config.Rate <= 0 || c.Config.Rate > 10000 {
+		return fmt.Errorf("-rate %v: must be above 0 and at most 10000", c.Config.Rate)
+	}
 	return nil
 }
 

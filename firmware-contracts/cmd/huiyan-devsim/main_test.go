@@ -34,7 +34,8 @@ func TestMain_BadFlags(t *testing.T) {
 		{"BadSeed", []string{"gen", "-seed", "1.5"}, "flag -seed"},
 		{"EmptyOut", []string{"gen", "-out", ""}, "-out: must name a directory"},
 		{"Positional", []string{"gen", "-customers", "5", "extra"}, `unexpected argument "extra"`},
-		{"RunStub", []string{"run"}, "run: not implemented yet"},
+		{"RunUnbounded", []string{"run"}, "give -duration or -count"},
+		{"RunBadRate", []string{"run", "-count", "1", "-rate", "0"}, "-rate 0: must be above 0"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, stdout, stderr := run(t, c.args...)
