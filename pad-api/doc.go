@@ -1,4 +1,15 @@
 // Package pad is the PAD contract (DESIGN.md, "PAD contract" and "PAD
 // login"): the websocket message types, the /pad/ws and /pad/login handlers
 // and the web app the edge serves to the staff tablets (营销PAD).
+//
+// The edge implements Backend, creates a Server with NewServer, mounts
+// Server.Handler and hands every committed feed event to Server.Publish.
+// messages.go holds the wire types and the converters from the domain;
+// asyncapi.yaml (embedded as AsyncAPI, served at /pad/asyncapi.yaml)
+// documents the same contract for the people who build PAD clients.
+//
+// Each websocket has one reader goroutine (the HTTP handler's: it answers
+// the PAD and is the only one that calls the Backend for it) and one writer
+// goroutine (STYLE.md habit 12). Publish never blocks: a PAD whose bounded
+// send queue is full is dropped and resumes by seq.
 package pad
