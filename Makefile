@@ -7,7 +7,7 @@ GO          ?= go
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS     := -X main.version=$(VERSION)
 TOOLS       := $(CURDIR)/.tools
-STATICCHECK_VERSION ?= 2026.2.2
+STATICCHECK_VERSION ?= v0.8.2
 BINARIES    := edge/cmd/huiyan-edge hub/cmd/huiyan-hub firmware-contracts/cmd/huiyan-devsim
 TEST_TIMEOUT ?= 12m
 DEMO_DIR    ?= $(CURDIR)/.demo

@@ -62,7 +62,9 @@ type Tx interface {
 	// for a new face a key derived from its token.
 	OpenVisitFor(subject string) (*huiyan.Visit, error)
 	// PutVisit stores a visit; an open visit is indexed under its subject and
-	// a closed one (ClosedAt set) leaves the index.
+	// a closed one (ClosedAt set) leaves the index. An empty subject keeps
+	// the subject the visit was stored under before (new-face subjects are
+	// derived from tokens the visit itself does not keep).
 	PutVisit(v *huiyan.Visit, subject string) error
 	// OpenVisits returns every open visit, oldest first.
 	OpenVisits() ([]*huiyan.Visit, error)

@@ -1,0 +1,329 @@
+// Command huiyan-edge runs a branch edge (DESIGN.md, "Commands"): the
+// embedded MQTT broker or a client of an external one, the bbolt cache, the
+// recognition and visits, and the PAD app and websocket. With no flags it
+// runs the demo defaults.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"huiyan/edge"
+	"huiyan/edge/bolt"
+	"huiyan/edge/mqtt"
+	pad "huiyan/pad-api"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "huiyan-edge:", err)
+		}
+		os.Exit(exitCode(err))
+	}
+}
+
+func exitCode(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	var u usageError
+	if errors.As(err, &u) {
+		return 2
+	}
+	return 1
+}
+
+// usageError is a bad flag or config: exit status 2.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "import":
+			return runImport(ctx, args[1:], stdout, stderr)
+		case "hash-password":
+			return runHashPassword(args[1:], os.Stdin, stdout, stderr)
+		}
+	}
+	m := NewMain()
+	if err := m.ParseFlags(args, stderr); err != nil {
+		return err
+	}
+	if err := m.Run(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	<-ctx.Done()
+	m.Logger.Info("shutting down")
+	return m.Close()
+}
+
+// Main is the edge program: end-to-end tests build one, Run it and Close it.
+type Main struct {
+	Config Config
+	Logger *slog.Logger
+
+	DB     *bolt.DB
+	Node   *edge.Node
+	Broker *mqtt.Broker // nil with an external broker
+	Ingest *mqtt.Ingest
+	PAD    *pad.Server
+
+	httpSrv    *http.Server
+	httpLn     net.Listener
+	cancel     context.CancelFunc
+	ingestDone chan struct{}
+}
+
+// NewMain returns a Main with the default config.
+func NewMain() *Main {
+	return &Main{Config: DefaultConfig(), Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))}
+}
+
+// ParseFlags reads the flags and the config file they name. Flags override
+// the file; the file overrides the defaults.
+func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("huiyan-edge", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, `Usage: huiyan-edge [flags]
+       huiyan-edge import [-data DIR] [-branch ID] tags.csv [staff.csv]
+       huiyan-edge hash-password < password
+
+Runs a branch edge. With no flags: embedded MQTT broker on 127.0.0.1:1883,
+PAD app, websocket, /healthz and /metrics on http://127.0.0.1:8080.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	configPath := fs.String("config", "", "YAML config `file` (see deploy/edge.yaml)")
+	branch := fs.String("branch", "", "branch `id` (default "+m.Config.Branch+")")
+	data := fs.String("data", "", "data `dir` for the bbolt cache (default "+m.Config.DataDir+")")
+	httpAddr := fs.String("http", "", "HTTP `addr` for the PAD app, /healthz, /metrics (default "+m.Config.HTTP+")")
+	listen := fs.String("mqtt-listen", "", "run the embedded MQTT broker on `addr` (default "+m.Config.MQTT.Listen+")")
+	broker := fs.String("mqtt-broker", "", "use the external MQTT broker at `URL` (tcp://host:port) instead of the embedded one")
+	hubURL := fs.String("hub", "", "hub member `URL` to sync from")
+	hubKey := fs.String("hub-key", "", "`file` with the hub's pinned public key(s), PEM")
+	hubToken := fs.String("hub-token", "", "this edge's hub `credential`")
+	logLevel := fs.String("log-level", "", "debug, info, warn or error (default info)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	if *configPath != "" {
+		f, err := os.Open(*configPath)
+		if err != nil {
+			return usageError{fmt.Errorf("config: %w", err)}
+		}
+		err = ParseConfig(f, &m.Config)
+		f.Close()
+		if err != nil {
+			return usageError{err}
+		}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	c := &m.Config
+	for name, apply := range map[string]func(){
+		"branch":      func() { c.Branch = *branch },
+		"data":        func() { c.DataDir = *data },
+		"http":        func() { c.HTTP = *httpAddr },
+		"mqtt-listen": func() { c.MQTT.Listen, c.MQTT.Broker = *listen, "" },
+		"mqtt-broker": func() { c.MQTT.Broker, c.MQTT.Listen = *broker, "" },
+		"hub":         func() { c.Hub.URL = *hubURL },
+		"hub-key":     func() { c.Hub.KeyFile = *hubKey },
+		"hub-token":   func() { c.Hub.Token = *hubToken },
+		"log-level":   func() { c.LogLevel = *logLevel },
+	} {
+		if set[name] {
+			apply()
+		}
+	}
+	if set["mqtt-listen"] && set["mqtt-broker"] {
+		return usageError{errors.New("-mqtt-listen and -mqtt-broker are exclusive")}
+	}
+	if err := c.Validate(); err != nil {
+		return usageError{err}
+	}
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.LogLevel))
+	m.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	return nil
+}
+
+// Run opens the store and starts the node, the PAD server, the HTTP server,
+// the broker and the ingest, in that order: everything an arrival needs is
+// up before the first arrival can come in. It returns once all are running.
+func (m *Main) Run(ctx context.Context) error {
+	c := m.Config
+	log := m.Logger.With("branch", c.Branch)
+	if c.Hub.URL != "" {
+		return usageError{errors.New("hub sync is not implemented yet (issue 5): run without -hub and provision with `huiyan-edge import`")}
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	db, err := bolt.Open(filepath.Join(c.DataDir, "edge.db"))
+	if err != nil {
+		return fmt.Errorf("open cache: %w", err)
+	}
+	m.DB = db
+	meta, err := m.meta(ctx)
+	if err != nil {
+		return err
+	}
+	if meta.Branch != "" && meta.Branch != c.Branch {
+		return usageError{fmt.Errorf("data dir %s holds branch %s, not %s", c.DataDir, meta.Branch, c.Branch)}
+	}
+	if meta.SnapshotVersion == 0 {
+		log.Warn("no customer data yet: every arrival is a new face until `huiyan-edge import` or hub sync")
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := edge.NewMetrics(reg)
+
+	m.Node = edge.NewNode(db, edge.Config{
+		Branch: c.Branch, KeyID: c.KeyID, VisitWindow: c.VisitWindow,
+		Logger: log.With("component", "node"), Metrics: metrics,
+	})
+	if err := m.Node.Open(ctx); err != nil {
+		return err
+	}
+	m.PAD = pad.NewServer(m.Node, pad.Options{
+		Branch: c.Branch, Logger: log.With("component", "pad"), Secure: c.SecureCookie, Registerer: reg,
+	})
+	m.Node.SetPublisher(m.PAD)
+
+	mux := http.NewServeMux()
+	mux.Handle("/", m.PAD.Handler())
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", m.handleHealth)
+	if m.httpLn, err = net.Listen("tcp", c.HTTP); err != nil {
+		return fmt.Errorf("http listen: %w", err)
+	}
+	m.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := m.httpSrv.Serve(m.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", "err", err)
+		}
+	}()
+
+	brokerURL, user, pass := c.MQTT.Broker, c.MQTT.Username, c.MQTT.Password
+	if c.MQTT.Listen != "" {
+		var devs []mqtt.DeviceCredential
+		for _, d := range c.MQTT.Devices {
+			devs = append(devs, mqtt.DeviceCredential{Device: d.Device, Username: d.Username, PasswordHash: d.PasswordHash})
+		}
+		m.Broker, err = mqtt.NewBroker(mqtt.BrokerConfig{Listen: c.MQTT.Listen, Branch: c.Branch, Devices: devs}, log.With("component", "broker"))
+		if err != nil {
+			return usageError{err}
+		}
+		if err := m.Broker.Start(ctx); err != nil {
+			return fmt.Errorf("mqtt broker: %w", err)
+		}
+		brokerURL = m.Broker.URL()
+		user, pass = m.Broker.EdgeCredential()
+	}
+	m.Ingest = mqtt.NewIngest(mqtt.IngestConfig{
+		Broker: brokerURL, ClientID: c.MQTT.ClientID, Username: user, Password: pass,
+		Branch: c.Branch, Rejected: metrics.Rejected,
+	}, edge.MQTTHandler{Node: m.Node}, log.With("component", "ingest"))
+	ictx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	m.ingestDone = make(chan struct{})
+	go func() {
+		defer close(m.ingestDone)
+		if err := m.Ingest.Run(ictx); err != nil && ictx.Err() == nil {
+			log.Error("ingest stopped", "err", err)
+		}
+	}()
+	log.Info("edge running", "version", version, "http", "http://"+m.httpLn.Addr().String(),
+		"mqtt", brokerURL, "snapshot_version", meta.SnapshotVersion, "customers", meta.Customers)
+	return nil
+}
+
+// HTTPAddr is the address the HTTP server listens on.
+func (m *Main) HTTPAddr() string { return m.httpLn.Addr().String() }
+
+func (m *Main) meta(ctx context.Context) (edge.Meta, error) {
+	var meta edge.Meta
+	err := m.DB.View(ctx, func(tx edge.Tx) error {
+		var err error
+		meta, err = tx.Meta()
+		return err
+	})
+	if err != nil && !errors.Is(err, edge.ErrNotFound) {
+		return meta, fmt.Errorf("read cache meta: %w", err)
+	}
+	return meta, nil
+}
+
+// Close shuts the edge down in this order, so that nothing acknowledged is
+// lost and nothing is left half done:
+//
+//  1. the ingest: no new arrivals are taken; the one being handled commits
+//     and is acknowledged, unacknowledged ones stay with the broker;
+//  2. the embedded broker: devices are disconnected (they queue and retry);
+//  3. the node's background work (closing expired visits);
+//  4. the PAD connections (going away; PADs reconnect and resume by seq) and
+//     the HTTP server;
+//  5. the store, last, when nothing can write to it any more.
+func (m *Main) Close() error {
+	if m.cancel != nil {
+		m.cancel()
+	}
+	if m.Ingest != nil {
+		m.Ingest.Close()
+		<-m.ingestDone
+	}
+	if m.Broker != nil {
+		if err := m.Broker.Close(); err != nil {
+			m.Logger.Warn("close broker", "err", err)
+		}
+	}
+	if m.Node != nil {
+		m.Node.Close()
+	}
+	if m.httpSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = m.PAD.Shutdown(ctx)
+		_ = m.httpSrv.Shutdown(ctx)
+		cancel()
+	}
+	if m.DB != nil {
+		if err := m.DB.Close(); err != nil {
+			return fmt.Errorf("close cache: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,417 @@
+package edge
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"huiyan"
+)
+
+// Reject codes the node adds to firmware's decode codes (DESIGN.md, "MQTT
+// contract"). Each is answered on the device's reject topic.
+const (
+	EDuplicate   = "duplicate"    // the arrival id was already committed
+	EWrongBranch = "wrong_branch" // the message names another branch
+	EUnknownKey  = "unknown_key"  // an ident was made under a key id this data set does not use
+	ENoData      = "no_data"      // the edge holds no snapshot yet (counted, never rejected: the arrival is kept as a new face)
+)
+
+// Publisher receives feed events after they are committed. The PAD server
+// implements it; Publish must not block.
+type Publisher interface {
+	Publish(e huiyan.FeedEvent)
+}
+
+// Config configures a Node. Zero values take the defaults in NewNode.
+type Config struct {
+	Branch      string
+	KeyID       string        // the token key id of the data set; default firmware's "k1"
+	VisitWindow time.Duration // default huiyan.DefaultVisitWindow
+	// CloseEvery is how often open visits are checked for expiry.
+	CloseEvery time.Duration
+	Rules      *RuleSet // default DefaultRules
+	Clock      func() time.Time
+	Logger     *slog.Logger
+	Metrics    *Metrics // may be nil
+}
+
+// Node is a branch edge: it turns decoded arrivals into visits, profiles and
+// suggested actions, keeps them in the Store and tells the PADs. It also
+// implements the PAD backend (pad.Backend).
+type Node struct {
+	store Store
+	cfg   Config
+	log   *slog.Logger
+	m     *Metrics
+
+	pub   atomic.Pointer[publisherBox]
+	dict  atomic.Pointer[huiyan.TagDict]
+	rules atomic.Pointer[RuleSet]
+
+	// mu serialises changes to visits so that two arrivals of one customer
+	// cannot both open a visit; bbolt has one writer anyway.
+	mu sync.Mutex
+
+	shiftMu sync.Mutex
+	shift   map[string]time.Time // staff id → session expiry: who is on shift
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+type publisherBox struct{ p Publisher }
+
+// NewNode returns a node on store. Call Open before use.
+func NewNode(store Store, cfg Config) *Node {
+	if cfg.KeyID == "" {
+		cfg.KeyID = "k1"
+	}
+	if cfg.VisitWindow <= 0 {
+		cfg.VisitWindow = huiyan.DefaultVisitWindow
+	}
+	if cfg.CloseEvery <= 0 {
+		cfg.CloseEvery = 15 * time.Second
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Node{store: store, cfg: cfg, log: cfg.Logger, m: cfg.Metrics, shift: map[string]time.Time{}}
+}
+
+// SetPublisher sets where committed feed events go. It may be called before
+// or after Open; events committed before it is set are still in the feed
+// and reach PADs when they resume.
+func (n *Node) SetPublisher(p Publisher) { n.pub.Store(&publisherBox{p}) }
+
+// Open loads the dictionary and rules and starts closing expired visits.
+func (n *Node) Open(ctx context.Context) error {
+	if err := n.Reload(ctx); err != nil {
+		return err
+	}
+	ctx, n.cancel = context.WithCancel(context.Background())
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		n.closeLoop(ctx)
+	}()
+	return nil
+}
+
+// Reload rereads the dictionary from the store, after a new snapshot.
+func (n *Node) Reload(ctx context.Context) error {
+	var dict *huiyan.TagDict
+	err := n.store.View(ctx, func(tx Tx) error {
+		var err error
+		dict, err = tx.Dict()
+		return err
+	})
+	if errors.Is(err, ErrNotFound) {
+		dict = huiyan.DefaultTagDict() // no snapshot yet: arrivals are new faces
+	} else if err != nil {
+		return fmt.Errorf("load dictionary: %w", err)
+	}
+	rules := n.cfg.Rules
+	if rules == nil {
+		if rules, err = DefaultRules(dict); err != nil {
+			return fmt.Errorf("load rules: %w", err)
+		}
+	}
+	n.dict.Store(dict)
+	n.rules.Store(rules)
+	return nil
+}
+
+// Close stops the background work. It does not close the store.
+func (n *Node) Close() error {
+	if n.cancel != nil {
+		n.cancel()
+	}
+	n.wg.Wait()
+	return nil
+}
+
+func (n *Node) publish(evs []huiyan.FeedEvent) {
+	b := n.pub.Load()
+	if b == nil || b.p == nil {
+		return
+	}
+	for _, e := range evs {
+		b.p.Publish(e)
+	}
+}
+
+// identOrder is the order in which idents are tried: the ID card is the
+// strongest identity, a phone number the weakest.
+var identOrder = map[huiyan.IdentKind]int{huiyan.IdentIDCard: 0, huiyan.IdentBankCard: 1, huiyan.IdentMBank: 2, huiyan.IdentPhone: 3}
+
+// HandleArrival records a decoded arrival: it resolves the customer, opens
+// or joins a visit, detects a conversion, composes the profile and actions,
+// and commits all of it with the arrival's dedupe mark in one transaction
+// before the PADs are told. It returns nil once the arrival is durable (the
+// caller may then acknowledge it), a *huiyan.Error for an arrival that must
+// be refused, and any other error for a failure worth a redelivery.
+func (n *Node) HandleArrival(ctx context.Context, a huiyan.Arrival) error {
+	start := n.cfg.Clock()
+	if a.Branch != n.cfg.Branch {
+		return huiyan.Errorf(EWrongBranch, "this edge serves branch %s, not %s", n.cfg.Branch, a.Branch)
+	}
+	for i, id := range a.Idents {
+		if id.KeyID != n.cfg.KeyID {
+			return huiyan.Errorf(EUnknownKey, "ident %d: unknown key id %q", i, id.KeyID)
+		}
+	}
+	idents := append([]huiyan.Ident(nil), a.Idents...)
+	sort.SliceStable(idents, func(i, j int) bool { return identOrder[idents[i].Kind] < identOrder[idents[j].Kind] })
+
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	now := n.cfg.Clock()
+	var evs []huiyan.FeedEvent
+	var recognised, opened bool
+	err := n.store.Update(ctx, func(tx Tx) error {
+		evs = evs[:0]
+		if _, err := tx.EventSeen(a.Device, a.EventID); err == nil {
+			return huiyan.Errorf(EDuplicate, "arrival %s was already received", a.EventID)
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		c, err := resolve(tx, idents)
+		if err != nil {
+			return err
+		}
+		recognised = c != nil
+		subject, v, err := n.findVisit(tx, c, idents, now, &evs)
+		if err != nil {
+			return err
+		}
+		tp := huiyan.Touchpoint{EventID: a.EventID, Channel: a.Channel, Device: a.Device, At: touchTime(a.At, now)}
+		if v == nil {
+			opened = true
+			v = &huiyan.Visit{ID: newVisitID(now), Branch: n.cfg.Branch, OpenedAt: now, Channel: a.Channel}
+			if c != nil {
+				v.CustomerID, v.MBankAtOpen = c.ID, c.MBankStatus
+			}
+		}
+		v.LastSeenAt = now
+		v.Touchpoints = append(v.Touchpoints, tp)
+		if a.Channel == huiyan.ChannelECode && c != nil && v.Converted == huiyan.ConversionNone {
+			if conv := huiyan.ConversionFor(v.MBankAtOpen); conv != huiyan.ConversionNone {
+				v.Converted, v.ConvertedAt = conv, now
+			}
+		}
+		if err := tx.PutVisit(v, subject); err != nil {
+			return err
+		}
+		var card *huiyan.Card
+		if opened {
+			card = n.compose(v, c, a.Channel, now)
+			if err := tx.PutCard(card); err != nil {
+				return err
+			}
+			evs = append(evs, huiyan.FeedEvent{Kind: huiyan.FeedArrival, At: now, Audience: card.Audience,
+				Visit: v, Profile: card.Profile, Actions: card.Actions})
+		} else {
+			if card, err = tx.Card(v.ID); err != nil {
+				return fmt.Errorf("card of visit %s: %w", v.ID, err)
+			}
+			evs = append(evs, huiyan.FeedEvent{Kind: huiyan.FeedVisit, At: now, Audience: card.Audience, Visit: v})
+		}
+		for i := range evs {
+			if err := tx.AppendFeed(&evs[i]); err != nil {
+				return err
+			}
+		}
+		return tx.MarkEventSeen(a.Device, a.EventID, v.ID, now)
+	})
+	if err != nil {
+		if huiyan.ErrorCode(err) != EDuplicate {
+			n.log.Error("arrival not recorded", "event", a.EventID, "device", a.Device, "err", err)
+		}
+		return err
+	}
+	n.publish(evs)
+	n.m.arrival(a.Channel, recognised, opened, n.cfg.Clock().Sub(start))
+	n.log.Debug("arrival", "event", a.EventID, "device", a.Device, "channel", a.Channel,
+		"visit", evs[len(evs)-1].Visit.ID, "recognised", recognised, "seq", evs[len(evs)-1].Seq)
+	return nil
+}
+
+// resolve returns the customer of the first ident that has one, or nil.
+func resolve(tx Tx, idents []huiyan.Ident) (*huiyan.Customer, error) {
+	for _, id := range idents {
+		c, err := tx.CustomerByToken(id.Token)
+		if err == nil {
+			return c, nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+// findVisit returns the visit subject and the open visit an arrival joins,
+// or a nil visit when it opens a new one. A visit whose window has passed is
+// closed on the way (its event appended to evs).
+func (n *Node) findVisit(tx Tx, c *huiyan.Customer, idents []huiyan.Ident, now time.Time, evs *[]huiyan.FeedEvent) (string, *huiyan.Visit, error) {
+	subjects := []string{}
+	if c != nil {
+		subjects = append(subjects, c.ID)
+	} else {
+		// A new face is known by its tokens: a later scan that carries any
+		// of them joins the same visit.
+		for _, id := range idents {
+			subjects = append(subjects, "face:"+id.Token)
+		}
+	}
+	for _, s := range subjects {
+		v, err := tx.OpenVisitFor(s)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		} else if err != nil {
+			return "", nil, err
+		}
+		if v.Open(now, n.cfg.VisitWindow) {
+			return s, v, nil
+		}
+		if err := n.closeVisit(tx, v, s, evs); err != nil {
+			return "", nil, err
+		}
+	}
+	return subjects[0], nil, nil
+}
+
+// closeVisit closes an expired visit at the end of its window.
+func (n *Node) closeVisit(tx Tx, v *huiyan.Visit, subject string, evs *[]huiyan.FeedEvent) error {
+	v.ClosedAt = v.LastSeenAt.Add(n.cfg.VisitWindow)
+	if err := tx.PutVisit(v, subject); err != nil {
+		return err
+	}
+	aud := huiyan.Audience{Roles: huiyan.Roles}
+	if card, err := tx.Card(v.ID); err == nil {
+		aud = card.Audience
+	}
+	e := huiyan.FeedEvent{Kind: huiyan.FeedVisit, At: v.ClosedAt, Audience: aud, Visit: v}
+	if err := tx.AppendFeed(&e); err != nil {
+		return err
+	}
+	*evs = append(*evs, e)
+	return nil
+}
+
+// closeLoop closes visits whose window has passed, so that PADs drop their
+// cards even when the customer sends no further signal.
+func (n *Node) closeLoop(ctx context.Context) {
+	t := time.NewTicker(n.cfg.CloseEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := n.CloseExpired(ctx); err != nil && ctx.Err() == nil {
+				n.log.Error("close expired visits", "err", err)
+			}
+		}
+	}
+}
+
+// CloseExpired closes every open visit whose window has passed.
+func (n *Node) CloseExpired(ctx context.Context) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	now := n.cfg.Clock()
+	var evs []huiyan.FeedEvent
+	err := n.store.Update(ctx, func(tx Tx) error {
+		evs = evs[:0]
+		open, err := tx.OpenVisits()
+		if err != nil {
+			return err
+		}
+		for _, v := range open {
+			if v.Open(now, n.cfg.VisitWindow) {
+				continue
+			}
+			if err := n.closeVisit(tx, v, "", &evs); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	n.publish(evs)
+	n.m.closed(len(evs))
+	return nil
+}
+
+// touchTime is the device's time of the signal unless the device clock is
+// clearly wrong (more than five minutes off), then the edge's.
+func touchTime(device, now time.Time) time.Time {
+	if device.IsZero() || device.Sub(now).Abs() > 5*time.Minute {
+		return now
+	}
+	return device
+}
+
+// newVisitID returns a unique, time-ordered visit id: the date in the
+// branch's zone and 48 random bits.
+func newVisitID(now time.Time) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "v" + now.In(branchZone).Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
+}
+
+// HandleStatus records a device's online/offline status.
+func (n *Node) HandleStatus(ctx context.Context, device, status string, channel huiyan.Channel) error {
+	if status != huiyan.DeviceOnline && status != huiyan.DeviceOffline {
+		return huiyan.Errorf(huiyan.EInvalid, "device status must be %q or %q", huiyan.DeviceOnline, huiyan.DeviceOffline)
+	}
+	// Feed events are appended and published under mu so that PADs get
+	// them in seq order.
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	now := n.cfg.Clock()
+	var e huiyan.FeedEvent
+	err := n.store.Update(ctx, func(tx Tx) error {
+		prev, err := tx.Devices()
+		if err != nil {
+			return err
+		}
+		for _, d := range prev {
+			if d.Device == device && d.Status == status {
+				e = huiyan.FeedEvent{} // no change: a retained status seen again on reconnect
+				return nil
+			}
+			if d.Device == device && channel == "" {
+				channel = d.Channel
+			}
+		}
+		if err := tx.PutDevice(huiyan.DeviceState{Device: device, Channel: channel, Status: status, Since: now}); err != nil {
+			return err
+		}
+		e = huiyan.FeedEvent{Kind: huiyan.FeedDevice, At: now, Audience: huiyan.Audience{Roles: huiyan.Roles},
+			Device: device, DeviceStatus: status}
+		return tx.AppendFeed(&e)
+	})
+	if err != nil {
+		return err
+	}
+	if e.Seq != 0 {
+		n.publish([]huiyan.FeedEvent{e})
+		n.log.Info("device status", "device", device, "status", status)
+	}
+	return nil
+}
