@@ -37,7 +37,7 @@ type SimConfig struct {
 	FollowUpShare float64
 	// FollowUpDelay is how long after the counter arrival the scan comes.
 	FollowUpDelay time.Duration
-	Seed          int64 // 0: from the clock
+	Seed          int64  // 0: from the clock
 	Username      string // device credential, empty for the demo broker
 	Password      string
 	Out           io.Writer // one line per message sent; nil for none
