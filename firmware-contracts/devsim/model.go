@@ -149,12 +149,11 @@ type maturity struct {
 	day     int // days after the reference date, 0 … MaturityWindowDays
 }
 
-func (c *customer) vip() bool              { return c.rank >= 1 }
-func (c *customer) ageIn(lo, hi int) bool  { return c.age >= lo && c.age <= hi }
-func (c *customer) has(pos int) bool       { return c.tags.has(pos) }
-func (c *customer) active() bool           { return c.mbank == huiyan.MBankActive }
-func (c *customer) stage(l int) bool       { return c.life == l }
-func (c *customer) bandAtLeast(b int) bool { return c.band >= b }
+func (c *customer) vip() bool             { return c.rank >= 1 }
+func (c *customer) ageIn(lo, hi int) bool { return c.age >= lo && c.age <= hi }
+func (c *customer) has(pos int) bool      { return c.tags.has(pos) }
+func (c *customer) active() bool          { return c.mbank == huiyan.MBankActive }
+func (c *customer) stage(l int) bool      { return c.life == l }
 
 // tagSet is a set of tag positions (indexes into TagDict.Tags(), so in id
 // order).
