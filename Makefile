@@ -30,6 +30,7 @@ help:
 deps:
 	@command -v $(GO) >/dev/null || { echo "go not found: install Go 1.26 or newer (https://go.dev/dl/)"; exit 1; }
 	@$(call need_pkg,mosquitto,mosquitto)
+	@$(call need_pkg,chromium,chromium)
 
 # need_pkg(binary,package): install the Debian package if the binary is missing.
 define need_pkg
