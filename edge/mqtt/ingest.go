@@ -23,7 +23,8 @@ import (
 const EWrongBranch = "wrong_branch"
 
 // ErrNotConnected is returned by the publish helpers when Run is not
-// running. While Run runs they wait (up to their ctx) for a connection.
+// running or has not connected yet. Once it has, they wait (up to their
+// ctx) through reconnections.
 var ErrNotConnected = errors.New("mqtt: not connected to the broker")
 
 // Handler receives what the devices of the branch publish. It decodes the
@@ -55,7 +56,9 @@ type IngestConfig struct {
 	Broker string
 	// ClientID identifies the edge's persistent session; it must stay the
 	// same across restarts so the broker keeps queuing arrivals while the
-	// edge is down. Default "huiyan-edge-{branch}".
+	// edge is down. Default "huiyan-edge-{branch}". Rejects and wheel
+	// results go out on a second connection, ClientID + "-out": an external
+	// broker's ACL must let the edge's credential use both.
 	ClientID string
 	// Username and Password: the edge's broker credential.
 	Username string
@@ -184,9 +187,16 @@ func (in *Ingest) Run(ctx context.Context) error {
 	pub := paho.NewClient(in.options(in.cfg.ClientID+"-out", true).
 		SetAutoReconnect(true).
 		SetConnectRetry(true).
-		SetConnectRetryInterval(2 * time.Second).
-		SetMaxReconnectInterval(in.cfg.MaxReconnectInterval))
-	in.pub = pub
+		SetConnectRetryInterval(5 * time.Second).
+		SetMaxReconnectInterval(in.cfg.MaxReconnectInterval).
+		SetConnectionNotificationHandler(func(_ paho.Client, n paho.ConnectionNotification) {
+			switch n := n.(type) {
+			case paho.ConnectionNotificationFailed:
+				in.log.Warn("mqtt publisher connect failed", "broker", in.cfg.Broker, "error", n.Reason)
+			case paho.ConnectionNotificationLost:
+				in.log.Warn("mqtt publisher connection lost", "broker", in.cfg.Broker, "error", n.Reason)
+			}
+		}))
 	in.mu.Unlock()
 	defer close(in.done)
 	defer func() {
@@ -195,7 +205,18 @@ func (in *Ingest) Run(ctx context.Context) error {
 		in.mu.Unlock()
 		pub.Disconnect(250)
 	}()
-	pub.Connect() // connects and reconnects in the background; publishes wait for it
+	// Wait for the publisher before taking messages: paho drops what a
+	// clean-session client publishes before its first connection is up
+	// (Connect resets the store), so an early reject would never leave.
+	// Later reconnections keep what is published meanwhile.
+	select {
+	case <-pub.Connect().Done():
+	case <-ctx.Done():
+		return nil
+	}
+	in.mu.Lock()
+	in.pub = pub
+	in.mu.Unlock()
 
 	retry := newBackoff(200*time.Millisecond, in.cfg.MaxReconnectInterval)     // after a Handler failure
 	reconnect := newBackoff(500*time.Millisecond, in.cfg.MaxReconnectInterval) // after a connection failure
@@ -444,7 +465,7 @@ func (in *Ingest) PublishWheelResult(ctx context.Context, device string, payload
 }
 
 // publish sends at QoS 1 on the publishing connection. While that
-// connection is (re)connecting paho holds the message and sends it once
+// connection is reconnecting paho holds the message and sends it once
 // connected; ctx bounds the wait.
 func (in *Ingest) publish(ctx context.Context, topic string, payload []byte) error {
 	in.mu.Lock()

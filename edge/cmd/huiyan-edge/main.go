@@ -96,6 +96,7 @@ type Main struct {
 	httpLn     net.Listener
 	cancel     context.CancelFunc
 	ingestDone chan struct{}
+	purgeDone  chan struct{}
 }
 
 // NewMain returns a Main with the default config.
@@ -219,6 +220,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.Node.Open(ctx); err != nil {
 		return err
 	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "huiyan_edge_visits_open", Help: "Visits open now.",
+	}, m.openVisits))
 	m.PAD = pad.NewServer(m.Node, pad.Options{
 		Branch: c.Branch, Logger: log.With("component", "pad"), Secure: c.SecureCookie, Registerer: reg,
 	})
@@ -260,6 +264,11 @@ func (m *Main) Run(ctx context.Context) error {
 	}, edge.MQTTHandler{Node: m.Node}, log.With("component", "ingest"))
 	ictx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
+	m.purgeDone = make(chan struct{})
+	go func() {
+		defer close(m.purgeDone)
+		m.purgeLoop(ictx, log)
+	}()
 	m.ingestDone = make(chan struct{})
 	go func() {
 		defer close(m.ingestDone)
@@ -270,6 +279,44 @@ func (m *Main) Run(ctx context.Context) error {
 	log.Info("edge running", "version", version, "http", "http://"+m.httpLn.Addr().String(),
 		"mqtt", brokerURL, "snapshot_version", meta.SnapshotVersion, "customers", meta.Customers)
 	return nil
+}
+
+// purgeEvery is how often old dedupe marks, feed events, expired sessions
+// and visits past their retention are removed.
+const purgeEvery = time.Hour
+
+// purgeLoop keeps the cache from growing without bound: dedupe marks after
+// 7 days, feed events beyond the retained window, expired sessions, visits
+// closed more than 180 days ago (bolt.PurgePolicy defaults).
+func (m *Main) purgeLoop(ctx context.Context, log *slog.Logger) {
+	t := time.NewTicker(purgeEvery)
+	defer t.Stop()
+	for {
+		st, err := m.DB.Purge(ctx, time.Now(), bolt.PurgePolicy{})
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			log.Error("purge", "err", err)
+		case st != (bolt.PurgeStats{}):
+			log.Info("purged", "dedupe", st.Dedupe, "feed", st.Feed, "sessions", st.Sessions, "visits", st.Visits)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (m *Main) openVisits() float64 {
+	var n int
+	_ = m.DB.View(context.Background(), func(tx edge.Tx) error {
+		vs, err := tx.OpenVisits()
+		n = len(vs)
+		return err
+	})
+	return float64(n)
 }
 
 // HTTPAddr is the address the HTTP server listens on.
@@ -305,6 +352,9 @@ func (m *Main) Close() error {
 	if m.Ingest != nil {
 		m.Ingest.Close()
 		<-m.ingestDone
+	}
+	if m.purgeDone != nil {
+		<-m.purgeDone
 	}
 	if m.Broker != nil {
 		if err := m.Broker.Close(); err != nil {
