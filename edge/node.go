@@ -63,6 +63,11 @@ type Node struct {
 	shiftMu sync.Mutex
 	shift   map[string]time.Time // staff id → session expiry: who is on shift
 
+	// devices are the devices whose channel is on record (under mu): the
+	// first arrival of a device records it, so that the PADs' device strip
+	// can say which are counters, e-code displays and wheels.
+	devices map[string]huiyan.Channel
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -86,7 +91,7 @@ func NewNode(store Store, cfg Config) *Node {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Node{store: store, cfg: cfg, log: cfg.Logger, m: cfg.Metrics, shift: map[string]time.Time{}}
+	return &Node{store: store, cfg: cfg, log: cfg.Logger, m: cfg.Metrics, shift: map[string]time.Time{}, devices: map[string]huiyan.Channel{}}
 }
 
 // SetPublisher sets where committed feed events go. It may be called before
@@ -227,6 +232,13 @@ func (n *Node) HandleArrival(ctx context.Context, a huiyan.Arrival) error {
 			}
 			evs = append(evs, huiyan.FeedEvent{Kind: huiyan.FeedVisit, At: now, Audience: card.Audience, Visit: v})
 		}
+		if n.devices[a.Device] != a.Channel {
+			if e, err := n.noteDevice(tx, a.Device, a.Channel, now); err != nil {
+				return err
+			} else if e != nil {
+				evs = append(evs, *e)
+			}
+		}
 		for i := range evs {
 			if err := tx.AppendFeed(&evs[i]); err != nil {
 				return err
@@ -240,6 +252,7 @@ func (n *Node) HandleArrival(ctx context.Context, a huiyan.Arrival) error {
 		}
 		return err
 	}
+	n.devices[a.Device] = a.Channel
 	n.publish(evs)
 	n.m.arrival(a.Channel, recognised, opened, n.cfg.Clock().Sub(start))
 	n.log.Debug("arrival", "event", a.EventID, "device", a.Device, "channel", a.Channel,
@@ -372,6 +385,32 @@ func newVisitID(now time.Time) string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	return "v" + now.In(branchZone).Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
+}
+
+// noteDevice records the channel of a device that sent an arrival. A device
+// never seen before is online (it just sent something): that is a device
+// event for the PADs, returned to be appended to the feed.
+func (n *Node) noteDevice(tx Tx, device string, ch huiyan.Channel, now time.Time) (*huiyan.FeedEvent, error) {
+	ds, err := tx.Devices()
+	if err != nil {
+		return nil, err
+	}
+	d := huiyan.DeviceState{Device: device, Channel: ch, Status: huiyan.DeviceOnline, Since: now}
+	known := false
+	for _, x := range ds {
+		if x.Device == device {
+			known = true
+			d.Status, d.Since = x.Status, x.Since
+		}
+	}
+	if err := tx.PutDevice(d); err != nil {
+		return nil, err
+	}
+	if known {
+		return nil, nil
+	}
+	return &huiyan.FeedEvent{Kind: huiyan.FeedDevice, At: now, Audience: huiyan.Audience{Roles: huiyan.Roles},
+		Device: device, DeviceStatus: huiyan.DeviceOnline}, nil
 }
 
 // HandleStatus records a device's online/offline status.
