@@ -184,6 +184,8 @@ func (n *Node) HandleArrival(ctx context.Context, a huiyan.Arrival) error {
 	now := n.cfg.Clock()
 	var evs []huiyan.FeedEvent
 	var recognised, opened bool
+	var visit *huiyan.Visit
+	var seq uint64
 	err := n.store.Update(ctx, func(tx Tx) error {
 		evs = evs[:0]
 		if _, err := tx.EventSeen(a.Device, a.EventID); err == nil {
@@ -244,6 +246,7 @@ func (n *Node) HandleArrival(ctx context.Context, a huiyan.Arrival) error {
 				return err
 			}
 		}
+		visit, seq = v, evs[len(evs)-1].Seq
 		return tx.MarkEventSeen(a.Device, a.EventID, v.ID, now)
 	})
 	if err != nil {
@@ -256,7 +259,7 @@ func (n *Node) HandleArrival(ctx context.Context, a huiyan.Arrival) error {
 	n.publish(evs)
 	n.m.arrival(a.Channel, recognised, opened, n.cfg.Clock().Sub(start))
 	n.log.Debug("arrival", "event", a.EventID, "device", a.Device, "channel", a.Channel,
-		"visit", evs[len(evs)-1].Visit.ID, "recognised", recognised, "seq", evs[len(evs)-1].Seq)
+		"visit", visit.ID, "recognised", recognised, "seq", seq)
 	return nil
 }
 
