@@ -21,6 +21,7 @@ import (
 	mochibolt "github.com/mochi-mqtt/server/v2/hooks/storage/bolt"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.etcd.io/bbolt"
 
 	"huiyan"
@@ -105,6 +106,13 @@ type BrokerConfig struct {
 	// the broker had accepted from the devices. Empty keeps them in memory.
 	// Give it a file of its own, not the edge's database.
 	StorePath string
+	// Handler, when set, gets the branch's arrivals and statuses inside the
+	// broker, before the device's publish is acknowledged (see directHook):
+	// the edge then needs no Ingest, and a PUBACK means committed.
+	Handler Handler
+	// Rejected counts the refusals made for Handler, by reject code; may be
+	// nil. Make it with NewRejectedCounter.
+	Rejected *prometheus.CounterVec
 }
 
 // Broker is the branch's embedded MQTT broker: mochi-mqtt with the contract's
@@ -252,10 +260,17 @@ func (b *Broker) Start(ctx context.Context) error {
 		Capabilities:           caps,
 		Logger:                 slog.New(redactHandler{b.log.With("lib", "mochi").Handler()}),
 		SysTopicResendInterval: 60,
+		InlineClient:           b.cfg.Handler != nil, // to publish rejects
 	})
 	b.hook.server = server
 	if err := server.AddHook(b.hook, nil); err != nil {
 		return fmt.Errorf("mqtt broker: add auth hook: %w", err)
+	}
+	if b.cfg.Handler != nil {
+		dh := &directHook{branch: b.cfg.Branch, h: b.cfg.Handler, server: server, log: b.log, rejected: b.cfg.Rejected}
+		if err := server.AddHook(dh, nil); err != nil {
+			return fmt.Errorf("mqtt broker: add direct hook: %w", err)
+		}
 	}
 	if b.cfg.StorePath != "" {
 		err := server.AddHook(&store{new(mochibolt.Hook)}, &mochibolt.Options{
@@ -298,6 +313,19 @@ func (b *Broker) Close() error {
 	if b.server == nil {
 		return nil
 	}
+	// mochi v2.7.9's Server.Close finds the clients to disconnect with
+	// Clients.GetByListener, which takes the table's read lock twice: a
+	// client leaving at that moment (Clients.Delete waiting for the write
+	// lock in between) deadlocks the shutdown. So the listener is closed
+	// here first, with a closer that takes the lock once; Server.Close then
+	// sees the listener ended and skips its own closer.
+	b.tcp.Close(func(listener string) {
+		for _, cl := range b.server.Clients.GetAll() {
+			if cl.Net.Listener == listener && !cl.Closed() {
+				_ = b.server.DisconnectClient(cl, packets.ErrServerShuttingDown)
+			}
+		}
+	})
 	return b.server.Close()
 }
 

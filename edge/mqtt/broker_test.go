@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/big"
 	"net"
@@ -496,5 +497,38 @@ func TestIngest_ErrBranch(t *testing.T) {
 	in = mqtt.NewIngest(mqtt.IngestConfig{Broker: "tcp://127.0.0.1:1", Branch: branch}, &recorder{}, nil)
 	if err := in.PublishReject(context.Background(), "sc-01", "", huiyan.Errorf("bad_json", "x")); !errors.Is(err, mqtt.ErrNotConnected) {
 		t.Fatalf("PublishReject without Run = %v, want ErrNotConnected", err)
+	}
+}
+
+// TestBroker_CloseWhileClientsLeave closes the broker while clients drop
+// their connections. mochi v2.7.9's Server.Close takes the client table's
+// read lock twice, so a client leaving at that moment deadlocked it.
+func TestBroker_CloseWhileClientsLeave(t *testing.T) {
+	for range 30 {
+		b, err := mqtt.NewBroker(mqtt.BrokerConfig{Listen: "127.0.0.1:0", Branch: branch}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		e := env{URL: b.URL(), Device: func(string) (string, string) { return "", "" }}
+		var conns []*rawConn
+		for i := range 40 {
+			conns = append(conns, dialRaw(t, e, fmt.Sprintf("d-%d", i), "", ""))
+		}
+		closed := make(chan error, 1)
+		for _, c := range conns {
+			go c.Close()
+		}
+		go func() { closed <- b.Close() }()
+		select {
+		case err := <-closed:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Close hangs while clients disconnect")
+		}
 	}
 }

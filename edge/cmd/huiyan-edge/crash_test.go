@@ -34,19 +34,26 @@ func buildEdge(tb testing.TB) string {
 	return bin
 }
 
-func startEdge(tb testing.TB, bin, dir, brokerURL string) *edgeProc {
+func freeAddr(tb testing.TB) string {
 	tb.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startEdge runs the edge binary on dir with brokerArgs (-mqtt-broker URL or
+// -mqtt-listen ADDR) and waits until it is healthy.
+func startEdge(tb testing.TB, bin, dir string, brokerArgs ...string) *edgeProc {
+	tb.Helper()
+	addr := freeAddr(tb)
 	logf, err := os.CreateTemp(tb.TempDir(), "edge-*.log")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-data", dir, "-http", addr, "-mqtt-broker", brokerURL, "-log-level", "debug")
+	cmd := exec.Command(bin, append([]string{"-data", dir, "-http", addr, "-log-level", "debug"}, brokerArgs...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
@@ -83,7 +90,7 @@ func TestEdge_KillAndRestart(t *testing.T) {
 	ds := mustDataSet(t)
 	bin := buildEdge(t)
 
-	e := startEdge(t, bin, ds.Dir, broker.URL())
+	e := startEdge(t, bin, ds.Dir, "-mqtt-broker", broker.URL())
 	dev := newDevice(t, broker.URL(), "sc-02")
 	cookie := login(t, e.base, "lobby-B001")
 	p, _ := redial(t, e.base, cookie)
@@ -96,7 +103,7 @@ func TestEdge_KillAndRestart(t *testing.T) {
 	}
 	_, _ = e.cmd.Process.Wait()
 
-	e2 := startEdge(t, bin, ds.Dir, broker.URL())
+	e2 := startEdge(t, bin, ds.Dir, "-mqtt-broker", broker.URL())
 	idC := dev.arrive(huiyan.ChannelCounter, ident(huiyan.IdentIDCard, strangerToken(t, 503)))
 	// The session cookie survives the restart: sessions are in bbolt.
 	p2, _ := redial(t, e2.base, cookie)
@@ -148,4 +155,35 @@ func cardsWith(state padMsg, eventID string) int {
 		}
 	}
 	return n
+}
+
+// TestEdge_EmbeddedPubackMeansCommitted: with the embedded broker, a device
+// that got its PUBACK has its arrival committed. The edge is killed the
+// moment the PUBACK arrives, before any PAD could see the card; after a
+// restart the arrival is there, once.
+func TestEdge_EmbeddedPubackMeansCommitted(t *testing.T) {
+	ds := mustDataSet(t)
+	bin := buildEdge(t)
+	mqttAddr := freeAddr(t)
+	e := startEdge(t, bin, ds.Dir, "-mqtt-listen", mqttAddr)
+	dev := newDevice(t, "tcp://"+mqttAddr, "sc-02")
+	ids := make([]string, 5)
+	for i := range ids {
+		ids[i] = dev.arrive(huiyan.ChannelCounter, ident(huiyan.IdentIDCard, strangerToken(t, 600+i))) // returns after the PUBACK
+	}
+	if err := e.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = e.cmd.Process.Wait()
+	dev.client.Disconnect(0)
+
+	e2 := startEdge(t, bin, ds.Dir, "-mqtt-listen", mqttAddr)
+	p, _ := redial(t, e2.base, login(t, e2.base, "lobby-B001"))
+	p.send(pad.ResumeMsg{Type: pad.TypeResume, AfterSeq: 0})
+	state := p.next(func(m padMsg) bool { return m.Type == pad.TypeState }, 10*time.Second)
+	for _, id := range ids {
+		if n := cardsWith(state, id); n != 1 {
+			t.Fatalf("acknowledged arrival %s is on %d cards after SIGKILL and restart, want 1", id, n)
+		}
+	}
 }

@@ -112,7 +112,9 @@ func mustRunMain(tb testing.TB, dir, brokerURL string) *Main {
 		tb.Fatalf("run edge: %v", err)
 	}
 	tb.Cleanup(func() { m.Close() })
-	waitFor(tb, "ingest connected", 10*time.Second, func() bool { return m.Ingest.Connected() })
+	if m.Ingest != nil {
+		waitFor(tb, "ingest connected", 10*time.Second, func() bool { return m.Ingest.Connected() })
+	}
 	return m
 }
 

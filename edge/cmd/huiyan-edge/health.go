@@ -37,7 +37,7 @@ func (m *Main) handleHealth(w http.ResponseWriter, r *http.Request) {
 	if !meta.SnapshotAt.IsZero() {
 		h.SnapshotAgeS = int64(time.Since(meta.SnapshotAt).Seconds())
 	}
-	if m.Ingest == nil || !m.Ingest.Connected() {
+	if m.Broker == nil && (m.Ingest == nil || !m.Ingest.Connected()) {
 		h.Broker = "disconnected"
 		h.Status = "down"
 		h.Problems = append(h.Problems, "not connected to the MQTT broker: arrivals wait at the broker")

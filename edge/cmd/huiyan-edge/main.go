@@ -242,26 +242,7 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}()
 
-	brokerURL, user, pass := c.MQTT.Broker, c.MQTT.Username, c.MQTT.Password
-	if c.MQTT.Listen != "" {
-		var devs []mqtt.DeviceCredential
-		for _, d := range c.MQTT.Devices {
-			devs = append(devs, mqtt.DeviceCredential{Device: d.Device, Username: d.Username, PasswordHash: d.PasswordHash})
-		}
-		m.Broker, err = mqtt.NewBroker(mqtt.BrokerConfig{Listen: c.MQTT.Listen, Branch: c.Branch, Devices: devs}, log.With("component", "broker"))
-		if err != nil {
-			return usageError{err}
-		}
-		if err := m.Broker.Start(ctx); err != nil {
-			return fmt.Errorf("mqtt broker: %w", err)
-		}
-		brokerURL = m.Broker.URL()
-		user, pass = m.Broker.EdgeCredential()
-	}
-	m.Ingest = mqtt.NewIngest(mqtt.IngestConfig{
-		Broker: brokerURL, ClientID: c.MQTT.ClientID, Username: user, Password: pass,
-		Branch: c.Branch, Rejected: metrics.Rejected,
-	}, edge.MQTTHandler{Node: m.Node}, log.With("component", "ingest"))
+	handler := edge.MQTTHandler{Node: m.Node}
 	ictx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
 	m.purgeDone = make(chan struct{})
@@ -269,13 +250,38 @@ func (m *Main) Run(ctx context.Context) error {
 		defer close(m.purgeDone)
 		m.purgeLoop(ictx, log)
 	}()
-	m.ingestDone = make(chan struct{})
-	go func() {
-		defer close(m.ingestDone)
-		if err := m.Ingest.Run(ictx); err != nil && ictx.Err() == nil {
-			log.Error("ingest stopped", "err", err)
+	brokerURL := c.MQTT.Broker
+	if c.MQTT.Listen != "" {
+		// The embedded broker hands arrivals to the node before it
+		// acknowledges them to the device: a PUBACK means committed.
+		var devs []mqtt.DeviceCredential
+		for _, d := range c.MQTT.Devices {
+			devs = append(devs, mqtt.DeviceCredential{Device: d.Device, Username: d.Username, PasswordHash: d.PasswordHash})
 		}
-	}()
+		m.Broker, err = mqtt.NewBroker(mqtt.BrokerConfig{Listen: c.MQTT.Listen, Branch: c.Branch, Devices: devs,
+			Handler: handler, Rejected: metrics.Rejected}, log.With("component", "broker"))
+		if err != nil {
+			return usageError{err}
+		}
+		if err := m.Broker.Start(ctx); err != nil {
+			return fmt.Errorf("mqtt broker: %w", err)
+		}
+		brokerURL = m.Broker.URL()
+	} else {
+		// An external broker (Mosquitto): the paho ingest acknowledges an
+		// arrival to the broker only after the node committed it.
+		m.Ingest = mqtt.NewIngest(mqtt.IngestConfig{
+			Broker: brokerURL, ClientID: c.MQTT.ClientID, Username: c.MQTT.Username, Password: c.MQTT.Password,
+			Branch: c.Branch, Rejected: metrics.Rejected,
+		}, handler, log.With("component", "ingest"))
+		m.ingestDone = make(chan struct{})
+		go func() {
+			defer close(m.ingestDone)
+			if err := m.Ingest.Run(ictx); err != nil && ictx.Err() == nil {
+				log.Error("ingest stopped", "err", err)
+			}
+		}()
+	}
 	log.Info("edge running", "version", version, "http", "http://"+m.httpLn.Addr().String(),
 		"mqtt", brokerURL, "snapshot_version", meta.SnapshotVersion, "customers", meta.Customers)
 	return nil
@@ -338,9 +344,11 @@ func (m *Main) meta(ctx context.Context) (edge.Meta, error) {
 // Close shuts the edge down in this order, so that nothing acknowledged is
 // lost and nothing is left half done:
 //
-//  1. the ingest: no new arrivals are taken; the one being handled commits
-//     and is acknowledged, unacknowledged ones stay with the broker;
-//  2. the embedded broker: devices are disconnected (they queue and retry);
+//  1. intake: the external broker's ingest (the arrival being handled
+//     commits and is acknowledged; unacknowledged ones stay with the
+//     broker) or the embedded broker (the arrival being handled commits
+//     before its PUBACK; devices are disconnected, they queue and retry);
+//  2. the purge loop;
 //  3. the node's background work (closing expired visits);
 //  4. the PAD connections (going away; PADs reconnect and resume by seq) and
 //     the HTTP server;
@@ -353,13 +361,13 @@ func (m *Main) Close() error {
 		m.Ingest.Close()
 		<-m.ingestDone
 	}
-	if m.purgeDone != nil {
-		<-m.purgeDone
-	}
 	if m.Broker != nil {
 		if err := m.Broker.Close(); err != nil {
 			m.Logger.Warn("close broker", "err", err)
 		}
+	}
+	if m.purgeDone != nil {
+		<-m.purgeDone
 	}
 	if m.Node != nil {
 		m.Node.Close()
