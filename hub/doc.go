@@ -7,4 +7,45 @@
 // importer and by `huiyan-edge import`, which provisions an edge offline:
 // both read HQ's files with the same rules (DESIGN.md, "Hub contract" and
 // "PAD login").
+//
+// # Sync
+//
+// DESIGN.md, "Hub contract", snapshot integrity. The hub side, per branch
+// and version:
+//
+//	cur := hub.PlanBranch(customersSortedByID, branch)
+//	recs := hub.FullRecords(dict, hub.BranchStaff(roster, branch), cur)
+//	// or, from a retained version's digests (same branch, sorted by id):
+//	recs := hub.DeltaRecords(dictIfChanged, staffIfChanged, oldDigests, cur)
+//	chunks, err := hub.BuildChunks(recs, hub.DefaultChunkBytes)
+//	env, err := hub.Sign(priv, "", hub.Manifest{Branch: …, Version: …, Chunks: refs, …})
+//
+// and it serves env as JSON at GET /v1/branches/{branch}/manifest?have=N
+// (204 when N is the newest version) and each chunk with ServeChunk at
+// GET /v1/branches/{branch}/chunks/{sha256}.
+//
+// The edge side:
+//
+//	raw, err := client.Manifest(ctx, branch, have)   // ErrNotNewer: nothing to do
+//	m, err := hub.Verify(raw, pinned, branch, have, time.Now())
+//	sc := hub.NewStreamChecker(m, haveDictVersion)
+//	for _, ref := range m.Chunks {
+//		data, err := client.Chunk(ctx, branch, ref.SHA256, ref.Size, dir)
+//		recs, err := hub.ReadChunk(data, ref.SHA256, ref.Size)
+//		err = sc.Check(ref, recs)
+//	}
+//	err = sc.Done()
+//	// apply every record atomically, then
+//	err = client.ReportApplied(ctx, branch, hub.AppliedReport{Version: m.Version, …})
+//
+// Every refusal is a sentinel error (ErrBadSignature, ErrUnknownKey,
+// ErrWrongBranch, ErrRollback, ErrExpired, ErrBaseMismatch, ErrMalformed,
+// ErrChunkHash, ErrChunkSize) checked with errors.Is, and Reason turns it
+// into a metric label. Verification happens before parsing: the signature
+// before the manifest JSON, the length and hash before the gzip stream.
+//
+// The wire formats: the Envelope and the Manifest (manifest.go), the chunk
+// (chunk.go: gzip'd JSON Lines of records, see Record and recordWire), the
+// keys (keys.go: KeyID, PEM files, KeysResponse), the upstream events and
+// the applied report (events.go), the error body (ErrorResponse).
 package hub
