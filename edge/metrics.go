@@ -16,6 +16,7 @@ type Metrics struct {
 	ArrivalToPAD prometheus.Histogram   // huiyan_edge_arrival_to_pad_seconds
 	VisitsOpened prometheus.Counter
 	VisitsClosed prometheus.Counter
+	Syncs        *prometheus.CounterVec // huiyan_edge_sync_total{result}
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -41,6 +42,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		VisitsClosed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "huiyan_edge_visits_closed_total", Help: "Visits closed at the end of their window.",
 		}),
+		Syncs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "huiyan_edge_sync_total",
+			Help: "Hub sync attempts by result: applied, current, or the reason a manifest or chunk was refused (bad_signature, rollback, expired, chunk_hash …).",
+		}, []string{"result"}),
 	}
 	for _, c := range huiyan.Channels {
 		m.Arrivals.WithLabelValues(string(c))
@@ -48,7 +53,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.Recognised.WithLabelValues("known")
 	m.Recognised.WithLabelValues("new_face")
 	if reg != nil {
-		reg.MustRegister(m.Arrivals, m.Recognised, m.Rejected, m.ArrivalToPAD, m.VisitsOpened, m.VisitsClosed)
+		reg.MustRegister(m.Arrivals, m.Recognised, m.Rejected, m.ArrivalToPAD, m.VisitsOpened, m.VisitsClosed, m.Syncs)
 	}
 	return m
 }
@@ -79,5 +84,11 @@ func (m *Metrics) Reject(code string) {
 func (m *Metrics) closed(n int) {
 	if m != nil && n > 0 {
 		m.VisitsClosed.Add(float64(n))
+	}
+}
+
+func (m *Metrics) sync(result string) {
+	if m != nil {
+		m.Syncs.WithLabelValues(result).Inc()
 	}
 }

@@ -105,7 +105,9 @@ func arrival(ch huiyan.Channel, device string, at time.Time, ids ...huiyan.Ident
 	return a
 }
 
-func id(kind huiyan.IdentKind, t string) huiyan.Ident { return huiyan.Ident{Kind: kind, KeyID: "k1", Token: t} }
+func id(kind huiyan.IdentKind, t string) huiyan.Ident {
+	return huiyan.Ident{Kind: kind, KeyID: "k1", Token: t}
+}
 
 func kinds(evs []huiyan.FeedEvent) []huiyan.FeedKind {
 	var out []huiyan.FeedKind

@@ -26,6 +26,7 @@ import (
 	"huiyan/edge"
 	"huiyan/edge/bolt"
 	"huiyan/edge/mqtt"
+	"huiyan/hub"
 	pad "huiyan/pad-api"
 )
 
@@ -97,6 +98,7 @@ type Main struct {
 	cancel     context.CancelFunc
 	ingestDone chan struct{}
 	purgeDone  chan struct{}
+	syncDone   chan struct{}
 }
 
 // NewMain returns a Main with the default config.
@@ -187,9 +189,6 @@ Flags:
 func (m *Main) Run(ctx context.Context) error {
 	c := m.Config
 	log := m.Logger.With("branch", c.Branch)
-	if c.Hub.URL != "" {
-		return usageError{errors.New("hub sync is not implemented yet (issue 5): run without -hub and provision with `huiyan-edge import`")}
-	}
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
@@ -282,8 +281,42 @@ func (m *Main) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	if c.Hub.URL != "" {
+		if err := m.startSync(ictx, log, metrics); err != nil {
+			return err
+		}
+	}
 	log.Info("edge running", "version", version, "http", "http://"+m.httpLn.Addr().String(),
 		"mqtt", brokerURL, "snapshot_version", meta.SnapshotVersion, "customers", meta.Customers)
+	return nil
+}
+
+// startSync starts the hub sync client: the hub's pinned public keys come
+// from the key file (several PEM blocks during a key rotation).
+func (m *Main) startSync(ctx context.Context, log *slog.Logger, metrics *edge.Metrics) error {
+	c := m.Config
+	pemBytes, err := os.ReadFile(c.Hub.KeyFile)
+	if err != nil {
+		return usageError{fmt.Errorf("hub.key_file: %w", err)}
+	}
+	keys, err := hub.ParsePublicKeys(pemBytes)
+	if err != nil {
+		return usageError{fmt.Errorf("hub.key_file %s: %w", c.Hub.KeyFile, err)}
+	}
+	client, err := hub.NewClient(c.Hub.URL, c.Hub.Token, &http.Client{Timeout: 5 * time.Minute})
+	if err != nil {
+		return usageError{fmt.Errorf("hub: %w", err)}
+	}
+	s := edge.NewSyncer(m.DB, edge.SyncConfig{
+		Branch: c.Branch, KeyID: c.KeyID, Client: client, Keys: keys,
+		ChunkDir: filepath.Join(c.DataDir, "chunks"), Logger: log.With("component", "sync"), Metrics: metrics,
+		Applied: m.Node.Reload,
+	})
+	m.syncDone = make(chan struct{})
+	go func() {
+		defer close(m.syncDone)
+		_ = s.Run(ctx)
+	}()
 	return nil
 }
 
@@ -348,7 +381,8 @@ func (m *Main) meta(ctx context.Context) (edge.Meta, error) {
 //     commits and is acknowledged; unacknowledged ones stay with the
 //     broker) or the embedded broker (the arrival being handled commits
 //     before its PUBACK; devices are disconnected, they queue and retry);
-//  2. the purge loop;
+//  2. the purge loop and the hub sync (an apply in progress is abandoned:
+//     the store keeps the old data, and the next start resumes downloads);
 //  3. the node's background work (closing expired visits);
 //  4. the PAD connections (going away; PADs reconnect and resume by seq) and
 //     the HTTP server;
@@ -368,6 +402,9 @@ func (m *Main) Close() error {
 	}
 	if m.purgeDone != nil {
 		<-m.purgeDone
+	}
+	if m.syncDone != nil {
+		<-m.syncDone // an apply in progress is abandoned; the old data stays
 	}
 	if m.Node != nil {
 		m.Node.Close()
