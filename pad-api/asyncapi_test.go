@@ -50,6 +50,7 @@ var schemaTypes = map[string]any{
 	"Staff": pad.Staff{}, "Touchpoint": pad.Touchpoint{}, "Visit": pad.Visit{}, "Tag": pad.Tag{},
 	"Maturity": pad.Maturity{}, "Profile": pad.Profile{}, "Action": pad.Action{}, "Card": pad.Card{},
 	"Device": pad.Device{}, "LoginRequest": pad.LoginRequest{}, "SessionInfo": pad.SessionInfo{}, "HTTPError": pad.HTTPError{},
+	"StaffList": pad.StaffList{},
 }
 
 func jsonFields(v any) []string {
@@ -164,6 +165,7 @@ func TestAsyncAPI(t *testing.T) {
 			"SessionInfo": pad.SessionInfo{Staff: pad.Staff{ID: "a", Name: "王*", Role: huiyan.RoleLobby}, Branch: "0101",
 				ExpiresAt: pad.FormatTime(e.Visit.OpenedAt)},
 			"HTTPError": pad.HTTPError{Code: pad.ERateLimited, Message: "x", RetryAfterS: 60},
+			"StaffList": pad.StaffList{Staff: []pad.Staff{{ID: "lobby-1", Name: "王*", Role: huiyan.RoleLobby}}},
 		} {
 			sch, err := compiler.Compile(url + "#/components/schemas/" + schema)
 			if err != nil {

@@ -48,6 +48,12 @@ type SessionInfo struct {
 	ExpiresAt string `json:"expires_at"`
 }
 
+// StaffList answers GET /pad/staff: the display names the PAD shows for
+// "claimed by" (visits carry staff ids only).
+type StaffList struct {
+	Staff []Staff `json:"staff"`
+}
+
 // HTTPError is the body of every HTTP error answer. RetryAfterS is set with
 // code rate_limited (and the Retry-After header).
 type HTTPError struct {
@@ -61,6 +67,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /pad/login", s.handleLogin)
 	mux.HandleFunc("POST /pad/logout", s.handleLogout)
 	mux.HandleFunc("GET /pad/me", s.handleMe)
+	mux.HandleFunc("GET /pad/staff", s.handleStaff)
 	mux.HandleFunc("GET /pad/ws", s.serveWS)
 	mux.HandleFunc("GET /pad/asyncapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml; charset=utf-8")
@@ -74,15 +81,19 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-		h.Set("Cache-Control", "no-cache")
 		files.ServeHTTP(w, r)
 	})
 	return securityHeaders(mux)
 }
 
+// securityHeaders sets the headers every answer carries. Cache-Control
+// no-store on everything, the app's files included: a shared tablet keeps
+// nothing of a session in its cache after logout (issue 4, "Privacy"), and
+// the files are small and served over the branch LAN.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
+		h.Set("Cache-Control", "no-store")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
@@ -152,8 +163,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		writeCodeError(w, err)
 		return
 	}
+	s.remember(sess)
 	s.setCookie(w, sess.Token, s.cookieMaxAge(sess))
-	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, s.sessionInfo(sess))
 }
 
@@ -201,8 +212,21 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, s.sessionInfo(sess))
+}
+
+// handleStaff is GET /pad/staff: the staff of the session's branch this
+// server has seen log in or connect since it started, by id, so that the
+// PAD can show who claimed a visit by name. It is cheap (no roster read)
+// and complete enough: a claim comes over a websocket, so its claimer has
+// been seen; after an edge restart a name appears again when its owner's
+// PAD reconnects, and until then the PAD shows the staff id.
+func (s *Server) handleStaff(w http.ResponseWriter, r *http.Request) {
+	sess, ok := s.requireSession(w, r)
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, StaffList{Staff: s.seenStaff(s.branchOf(sess))})
 }
 
 // requireSession returns the request's live session, or answers 401.
@@ -218,6 +242,7 @@ func (s *Server) requireSession(w http.ResponseWriter, r *http.Request) (Session
 	}
 	switch {
 	case err == nil:
+		s.remember(sess)
 		return sess, true
 	case huiyan.ErrorCode(err) == huiyan.EUnauthorized:
 		s.setCookie(w, "", -1)
@@ -229,15 +254,18 @@ func (s *Server) requireSession(w http.ResponseWriter, r *http.Request) (Session
 	return Session{}, false
 }
 
-func (s *Server) sessionInfo(sess Session) SessionInfo {
-	branch := sess.Branch
-	if branch == "" {
-		branch = s.opts.Branch
+func (s *Server) branchOf(sess Session) string {
+	if sess.Branch != "" {
+		return sess.Branch
 	}
+	return s.opts.Branch
+}
+
+func (s *Server) sessionInfo(sess Session) SessionInfo {
 	st := sess.Staff
 	return SessionInfo{
 		Staff:     Staff{ID: st.ID, Name: st.DisplayName, Role: st.Role},
-		Branch:    branch,
+		Branch:    s.branchOf(sess),
 		ExpiresAt: FormatTime(sess.Expires),
 	}
 }

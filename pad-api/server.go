@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -134,6 +136,10 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	// names are the staff seen in sessions, for GET /pad/staff.
+	namesMu sync.Mutex
+	names   map[string]knownStaff
+
 	mu     sync.RWMutex
 	conns  map[*conn]struct{}
 	closed bool
@@ -159,6 +165,7 @@ func NewServer(backend Backend, opts Options) *Server {
 		limiter:  newLimiter(opts.LoginFailures, opts.LoginWindow, opts.LoginLockout, opts.LoginKeys),
 		loginSem: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 		conns:    make(map[*conn]struct{}),
+		names:    make(map[string]knownStaff),
 		m: metrics{
 			conns: prometheus.NewGauge(prometheus.GaugeOpts{
 				Name: "huiyan_pad_connections", Help: "Open PAD websocket connections.",
@@ -194,7 +201,7 @@ func NewServer(backend Backend, opts Options) *Server {
 }
 
 // Handler returns the HTTP handler: POST /pad/login, POST /pad/logout,
-// GET /pad/me, GET /pad/ws, GET /pad/asyncapi.yaml and the web app at /.
+// GET /pad/me, GET /pad/staff, GET /pad/ws, GET /pad/asyncapi.yaml and the web app at /.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Connections returns how many PAD websockets are open.
@@ -315,4 +322,41 @@ func (s *Server) endSession(token string) {
 			c.closeWithError(huiyan.EUnauthorized, msgLoggedOut, websocket.ClosePolicyViolation, "logged out")
 		}
 	}
+}
+
+// maxKnownStaff bounds the names remembered for GET /pad/staff: a branch has
+// tens of staff, and an edge serves one branch.
+const maxKnownStaff = 1024
+
+type knownStaff struct {
+	branch string
+	staff  Staff
+}
+
+// remember notes the display name of a session's staff member.
+func (s *Server) remember(sess Session) {
+	st := sess.Staff
+	if st.ID == "" {
+		return
+	}
+	k := knownStaff{branch: s.branchOf(sess), staff: Staff{ID: st.ID, Name: st.DisplayName, Role: st.Role}}
+	s.namesMu.Lock()
+	defer s.namesMu.Unlock()
+	if _, ok := s.names[st.ID]; ok || len(s.names) < maxKnownStaff {
+		s.names[st.ID] = k
+	}
+}
+
+// seenStaff returns the remembered staff of a branch, by id.
+func (s *Server) seenStaff(branch string) []Staff {
+	s.namesMu.Lock()
+	list := make([]Staff, 0, len(s.names))
+	for _, k := range s.names {
+		if k.branch == branch {
+			list = append(list, k.staff)
+		}
+	}
+	s.namesMu.Unlock()
+	slices.SortFunc(list, func(a, b Staff) int { return strings.Compare(a.ID, b.ID) })
+	return list
 }
