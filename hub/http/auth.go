@@ -1,0 +1,258 @@
+package http
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"huiyan"
+	"huiyan/hub/store"
+)
+
+// Who made a request: the admin (HQ's tools, the operator) or the edge of
+// one branch.
+type principal struct {
+	admin  bool
+	branch string
+}
+
+func (p principal) String() string {
+	if p.admin {
+		return "admin"
+	}
+	return "edge:" + p.branch
+}
+
+func parsePrincipal(s string) (principal, bool) {
+	if s == "admin" {
+		return principal{admin: true}, true
+	}
+	if b, ok := strings.CutPrefix(s, "edge:"); ok && huiyan.ValidBranchID(b) {
+		return principal{branch: b}, true
+	}
+	return principal{}, false
+}
+
+type principalKey struct{}
+
+func principalFrom(ctx context.Context) principal {
+	p, _ := ctx.Value(principalKey{}).(principal)
+	return p
+}
+
+// Headers of a request a follower proxies to the leader. The follower
+// checked the credential; the leader trusts the principal it names when the
+// signature is good. The signature is an HMAC under a key derived from the
+// cluster's signing key, which every member holds (replicated, or the same
+// -signing-key file), so no second secret has to be distributed, and each
+// node keeps its own admin token (DESIGN.md, "Commands").
+const (
+	hdrPrincipal  = "X-Huiyan-Principal"
+	hdrForwardBy  = "X-Huiyan-Forwarded-By"
+	hdrForwardAt  = "X-Huiyan-Forwarded-At"
+	hdrForwardSig = "X-Huiyan-Forward-Signature"
+)
+
+// forwardSkew bounds the age of a forwarded request's signature.
+const forwardSkew = time.Minute
+
+var errForward = errors.New("bad forwarded request")
+
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if t, ok := strings.CutPrefix(h, "Bearer "); ok {
+		return strings.TrimSpace(t)
+	}
+	return ""
+}
+
+func (s *Server) isAdmin(token string) bool {
+	if token == "" || s.opts.AdminToken == "" {
+		return false
+	}
+	a, b := sha256.Sum256([]byte(token)), sha256.Sum256([]byte(s.opts.AdminToken))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}
+
+// authenticate finds who made the request. A missing or unknown
+// credential is 401 (DESIGN.md, "Hub contract").
+func (s *Server) authenticate(r *http.Request) (principal, error) {
+	if r.Header.Get(hdrForwardSig) != "" {
+		p, err := s.verifyForward(r)
+		if err != nil {
+			s.refuse(r, "forward", err.Error())
+			return principal{}, huiyan.Errorf(huiyan.EUnauthorized, "bad forwarded request")
+		}
+		return p, nil
+	}
+	token := bearer(r)
+	switch {
+	case token == "":
+		s.refuse(r, "missing", "no credential")
+		return principal{}, huiyan.Errorf(huiyan.EUnauthorized, "missing credential: send Authorization: Bearer {token}")
+	case s.isAdmin(token):
+		return principal{admin: true}, nil
+	}
+	if b, ok := s.st.Authenticate(token); ok {
+		return principal{branch: b}, nil
+	}
+	s.refuse(r, "unknown", "unknown credential")
+	return principal{}, huiyan.Errorf(huiyan.EUnauthorized, "unknown credential")
+}
+
+// refuse logs and counts a refused request: who asked for what, never the
+// credential.
+func (s *Server) refuse(r *http.Request, reason, msg string) {
+	s.metrics.authFails.WithLabelValues(reason).Inc()
+	s.log.Warn("request refused", "reason", reason, "detail", msg, "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+}
+
+// admin guards an admin endpoint: an edge credential is 403.
+func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.authenticate(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if !p.admin {
+			s.refuse(r, "forbidden", p.String()+" on an admin endpoint")
+			s.writeError(w, r, huiyan.Errorf(huiyan.EForbidden, "admin only"))
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	}
+}
+
+// edge guards an endpoint of {branch}: that branch's edge, or the admin.
+// Another branch's credential is 403.
+func (s *Server) edge(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		branch := r.PathValue("branch")
+		if !huiyan.ValidBranchID(branch) {
+			s.writeError(w, r, huiyan.Errorf(huiyan.EInvalid, "invalid branch id"))
+			return
+		}
+		p, err := s.authenticate(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if !p.admin && p.branch != branch {
+			s.refuse(r, "forbidden", p.String()+" asked for branch "+branch)
+			s.writeError(w, r, huiyan.Errorf(huiyan.EForbidden, "this credential is for another branch"))
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	}
+}
+
+// leader runs h on the leader and proxies the request there from a
+// follower. Proxying rather than redirecting (307) keeps the cluster one
+// address for its clients: an edge or HQ tool configured with any member
+// works without reaching every member, and a streamed upload is sent once
+// (a 307 makes the client send the whole body again, which a pipe cannot).
+func (s *Server) leader(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.st.IsLeader() {
+			h(w, r)
+			return
+		}
+		if r.Header.Get(hdrForwardBy) != "" {
+			// Forwarded to a node that is no longer the leader: do not
+			// bounce it around; the client retries.
+			s.writeError(w, r, store.ErrNotLeader)
+			return
+		}
+		s.forward(w, r)
+	}
+}
+
+// forwardKey derives the forwarding HMAC key from the signing key.
+func (s *Server) forwardKey() ([]byte, error) {
+	priv, _, err := s.st.SigningKey()
+	if err != nil {
+		return nil, err
+	}
+	m := hmac.New(sha256.New, priv.Seed())
+	m.Write([]byte("huiyan hub forward v1"))
+	return m.Sum(nil), nil
+}
+
+func forwardMAC(key []byte, r *http.Request, p, by, at string) string {
+	m := hmac.New(sha256.New, key)
+	for _, s := range []string{r.Method, r.URL.RequestURI(), p, by, at} {
+		m.Write([]byte(s))
+		m.Write([]byte{'\n'})
+	}
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func (s *Server) verifyForward(r *http.Request) (principal, error) {
+	key, err := s.forwardKey()
+	if err != nil {
+		return principal{}, err
+	}
+	p, by, at := r.Header.Get(hdrPrincipal), r.Header.Get(hdrForwardBy), r.Header.Get(hdrForwardAt)
+	sec, err := strconv.ParseInt(at, 10, 64)
+	if err != nil || time.Since(time.Unix(sec, 0)).Abs() > forwardSkew {
+		return principal{}, errForward
+	}
+	want := forwardMAC(key, r, p, by, at)
+	if !hmac.Equal([]byte(want), []byte(r.Header.Get(hdrForwardSig))) {
+		return principal{}, errForward
+	}
+	pr, ok := parsePrincipal(p)
+	if !ok {
+		return principal{}, errForward
+	}
+	return pr, nil
+}
+
+// forward proxies the request to the leader, streaming both ways.
+func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
+	addr, err := s.st.LeaderHTTP()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	key, err := s.forwardKey()
+	if err != nil {
+		s.writeError(w, r, huiyan.Errorf(huiyan.EUnavailable, "the cluster is starting; try again"))
+		return
+	}
+	target := &url.URL{Scheme: "http", Host: addr}
+	p := principalFrom(r.Context()).String()
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = target.Host
+			pr.Out.Header.Del("Authorization")
+			at := strconv.FormatInt(time.Now().Unix(), 10)
+			pr.Out.Header.Set(hdrPrincipal, p)
+			pr.Out.Header.Set(hdrForwardBy, s.st.ID())
+			pr.Out.Header.Set(hdrForwardAt, at)
+			pr.Out.Header.Set(hdrForwardSig, forwardMAC(key, pr.Out, p, s.st.ID(), at))
+		},
+		FlushInterval: -1,
+		ModifyResponse: func(*http.Response) error {
+			s.metrics.forwarded.WithLabelValues("ok").Inc()
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			s.metrics.forwarded.WithLabelValues("error").Inc()
+			s.log.Warn("forward to the leader failed", "leader", addr, "path", r.URL.Path, "err", err)
+			s.writeError(w, r, huiyan.Errorf(huiyan.EUnavailable, "the leader is not reachable; try again"))
+		},
+	}
+	rp.ServeHTTP(w, r)
+}

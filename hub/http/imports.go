@@ -1,0 +1,246 @@
+package http
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"strings"
+	"time"
+
+	"huiyan"
+	"huiyan/hub"
+	"huiyan/hub/store"
+)
+
+// POST /v1/imports takes HQ's snapshot, streamed (DESIGN.md, "Hub
+// contract"). Two forms:
+//
+//   - multipart/form-data with a file part "tags" (CSV or JSON Lines,
+//     gzip allowed) and optionally a file part "staff" (staff.csv), in
+//     either order: what `huiyan-hub import` sends;
+//   - the tags file alone as the body, with ?format=csv|jsonl (or a file
+//     name in ?name=, or Content-Type text/csv or application/x-ndjson),
+//     gzip allowed (Content-Encoding: gzip, or detected).
+//
+// The answer comes when the import is over: 201 with the import when it is
+// committed (a new version on a quorum of nodes), 422 with the import and
+// its line errors when it is refused (any bad line refuses all of it), 409
+// while another import runs. GET /v1/imports/{id} shows an import's
+// progress and line errors, from any node; GET /v1/imports lists them.
+
+// importStart bounds the wait for the import's first command.
+const importStart = 30 * time.Second
+
+func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxUploadBytes)
+	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	var (
+		imp *store.Import
+		err error
+	)
+	if mt == "multipart/form-data" {
+		imp, err = s.importMultipart(r, multipart.NewReader(r.Body, params["boundary"]))
+	} else {
+		imp, err = s.importBody(r, mt)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	status := http.StatusCreated
+	switch imp.Status {
+	case store.StatusRefused:
+		status = http.StatusUnprocessableEntity
+	case store.StatusFailed:
+		status = http.StatusInternalServerError
+	}
+	writeJSON(w, status, imp)
+}
+
+// formatOf finds a tags file's format from an explicit name or a file name.
+func formatOf(explicit, filename, contentType string) (hub.Format, bool, error) {
+	if explicit != "" {
+		f, err := hub.ParseFormat(explicit)
+		if err != nil {
+			return 0, false, huiyan.Errorf(huiyan.EInvalid, "%v", err)
+		}
+		return f, false, nil
+	}
+	if filename != "" {
+		if f, gz := hub.DetectFormat(filename); f != hub.FormatUnknown {
+			return f, gz, nil
+		}
+	}
+	switch contentType {
+	case "text/csv":
+		return hub.FormatCSV, false, nil
+	case "application/x-ndjson", "application/jsonl", "application/x-jsonlines":
+		return hub.FormatJSONL, false, nil
+	}
+	return 0, false, huiyan.Errorf(huiyan.EInvalid, "unknown snapshot format: name the file .csv or .jsonl (optionally .gz), or pass ?format=csv|jsonl")
+}
+
+var gzipMagic = []byte{0x1f, 0x8b}
+
+// maybeGunzip returns a reader of r's content, gunzipped when gz says so
+// or the content starts with the gzip magic bytes.
+func maybeGunzip(r io.Reader, gz bool) (io.Reader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	magic, _ := br.Peek(len(gzipMagic))
+	if !gz && !bytes.Equal(magic, gzipMagic) {
+		return br, nil
+	}
+	zr, err := gzip.NewReader(br)
+	if err != nil {
+		return nil, huiyan.Errorf(huiyan.EInvalid, "gzip: %v", err)
+	}
+	return zr, nil
+}
+
+func (s *Server) importBody(r *http.Request, contentType string) (*store.Import, error) {
+	q := r.URL.Query()
+	format, gz, err := formatOf(q.Get("format"), q.Get("name"), contentType)
+	if err != nil {
+		return nil, err
+	}
+	gz = gz || strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip")
+	run, err := s.begin(r, q.Get("name"), format)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := maybeGunzip(r.Body, gz)
+	if err == nil {
+		err = run.Tags(r.Context(), tags)
+	}
+	return s.finish(r, run, err)
+}
+
+func (s *Server) importMultipart(r *http.Request, mr *multipart.Reader) (*store.Import, error) {
+	var (
+		run      *store.ImportRun
+		staff    []byte // a roster that came before the tags
+		gotStaff bool
+	)
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if run != nil {
+				return s.finish(r, run, err)
+			}
+			return nil, huiyan.Errorf(huiyan.EInvalid, "multipart: %v", err)
+		}
+		switch part.FormName() {
+		case "tags":
+			if run != nil {
+				return s.finish(r, run, huiyan.Errorf(huiyan.EInvalid, "two tags files in one upload"))
+			}
+			ct, _, _ := mime.ParseMediaType(part.Header.Get("Content-Type"))
+			format, gz, err := formatOf(r.URL.Query().Get("format"), part.FileName(), ct)
+			if err != nil {
+				return nil, err
+			}
+			if run, err = s.begin(r, part.FileName(), format); err != nil {
+				return nil, err
+			}
+			tags, err := maybeGunzip(part, gz)
+			if err == nil {
+				err = run.Tags(r.Context(), tags)
+			}
+			if err != nil {
+				return s.finish(r, run, err)
+			}
+			if gotStaff {
+				if err := run.Staff(r.Context(), bytes.NewReader(staff)); err != nil {
+					return s.finish(r, run, err)
+				}
+			}
+		case "staff":
+			if gotStaff {
+				return s.finish(r, run, huiyan.Errorf(huiyan.EInvalid, "two staff files in one upload"))
+			}
+			gotStaff = true
+			if run != nil {
+				if err := run.Staff(r.Context(), part); err != nil {
+					return s.finish(r, run, err)
+				}
+				continue
+			}
+			staff, err = io.ReadAll(io.LimitReader(part, s.opts.MaxStaffBytes+1))
+			if err == nil && int64(len(staff)) > s.opts.MaxStaffBytes {
+				err = huiyan.Errorf(huiyan.ETooLarge, "staff roster over %d bytes", s.opts.MaxStaffBytes)
+			}
+			if err != nil {
+				return nil, err
+			}
+		default:
+			// Unknown parts are skipped: a browser form may add fields.
+			_, _ = io.Copy(io.Discard, part)
+		}
+	}
+	if run == nil {
+		return nil, huiyan.Errorf(huiyan.EInvalid, `no "tags" file part in the upload`)
+	}
+	return s.finish(r, run, nil)
+}
+
+// begin opens the import on the leader.
+func (s *Server) begin(r *http.Request, name string, format hub.Format) (*store.ImportRun, error) {
+	ctx, cancel := context.WithTimeout(r.Context(), importStart)
+	defer cancel()
+	if len(name) > 256 {
+		name = name[:256]
+	}
+	return s.st.BeginImport(ctx, store.ImportOptions{Name: name, Format: format, KeyID: s.opts.KeyID})
+}
+
+// finish commits or refuses the import, or fails it after a read error
+// (an interrupted upload, a broken gzip stream). It runs on a context of
+// its own: the client may be gone, and the import must not stay open.
+func (s *Server) finish(r *http.Request, run *store.ImportRun, readErr error) (*store.Import, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 2*time.Minute)
+	defer cancel()
+	if readErr != nil {
+		msg := "the upload could not be read: " + readErr.Error()
+		var mbe *http.MaxBytesError
+		if errors.As(readErr, &mbe) {
+			msg = fmt.Sprintf("the upload is over %d bytes", s.opts.MaxUploadBytes)
+		}
+		if he := (*huiyan.Error)(nil); errors.As(readErr, &he) {
+			msg = he.Message
+		}
+		s.log.Warn("import upload failed", "import", run.ID(), "err", readErr)
+		return run.Fail(ctx, msg)
+	}
+	return run.Finish(ctx)
+}
+
+func (s *Server) handleGetImport(w http.ResponseWriter, r *http.Request) {
+	imp, err := s.st.Import(r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, imp)
+}
+
+func (s *Server) handleImports(w http.ResponseWriter, r *http.Request) {
+	imps, err := s.st.Imports(100)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if imps == nil {
+		imps = []store.Import{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"imports": imps})
+}
