@@ -48,6 +48,7 @@ type Server struct {
 	metrics *metrics
 	mux     *http.ServeMux
 	started time.Time
+	sync    syncCache
 }
 
 // NewServer returns the API of the node whose store is st.
@@ -92,6 +93,8 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /v1/credentials/{branch}", s.admin(s.leader(s.handleCredential)))
 	m.HandleFunc("GET /v1/branches", s.admin(s.handleBranches))
 
+	m.HandleFunc("GET /v1/branches/{branch}/manifest", s.edge(s.handleManifest))
+	m.HandleFunc("GET /v1/branches/{branch}/chunks/{sha256}", s.edge(s.handleChunk))
 	m.HandleFunc("POST /v1/branches/{branch}/events", s.edge(s.leader(s.handleEvents)))
 	m.HandleFunc("POST /v1/branches/{branch}/applied", s.edge(s.leader(s.handleApplied)))
 }

@@ -1,0 +1,294 @@
+package http
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"huiyan"
+	"huiyan/hub"
+	"huiyan/hub/store"
+)
+
+// syncCache keeps the signed manifests this node built, so that 600 edges
+// polling the same (branch, have, newest) get the same bytes without a
+// rebuild; the chunks they name are files under {data}/chunks, named by
+// their SHA-256.
+type syncCache struct {
+	mu        sync.Mutex
+	manifests map[manifestKey]cachedManifest
+	building  map[manifestKey]*sync.Mutex
+}
+
+type manifestKey struct {
+	branch        string
+	have, version uint64
+}
+
+type cachedManifest struct {
+	body    []byte
+	expires time.Time
+}
+
+// lock serialises builds of one manifest, so that a burst of edges asking
+// for it builds it once.
+func (c *syncCache) lock(k manifestKey) func() {
+	c.mu.Lock()
+	if c.building == nil {
+		c.building = map[manifestKey]*sync.Mutex{}
+	}
+	m := c.building[k]
+	if m == nil {
+		m = &sync.Mutex{}
+		c.building[k] = m
+	}
+	c.mu.Unlock()
+	m.Lock()
+	return m.Unlock
+}
+
+func (c *syncCache) get(k manifestKey, now time.Time) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// Hand out a cached manifest only while it has most of its life left:
+	// an edge that applies it late must not find it expired.
+	if m, ok := c.manifests[k]; ok && now.Before(m.expires) {
+		return m.body
+	}
+	return nil
+}
+
+func (c *syncCache) put(k manifestKey, body []byte, expires time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.manifests == nil {
+		c.manifests = map[manifestKey]cachedManifest{}
+	}
+	c.manifests[k] = cachedManifest{body: body, expires: expires}
+}
+
+func (s *Server) chunkDir() string { return filepath.Join(s.st.Dir(), "chunks") }
+
+// handleManifest answers the signed manifest that takes the branch from
+// version have to the newest (DESIGN.md, "Hub contract"): a delta when have
+// is still retained, a full snapshot otherwise. 204 when have is the
+// newest; 409 when have is newer than anything this node knows (an edge
+// ahead of a restored hub, or of a follower that has not caught up).
+// Any member answers from its replicated state.
+func (s *Server) handleManifest(w http.ResponseWriter, r *http.Request) {
+	branch := r.PathValue("branch")
+	have, err := strconv.ParseUint(r.URL.Query().Get("have"), 10, 64)
+	if r.URL.Query().Get("have") == "" {
+		have, err = 0, nil
+	}
+	if err != nil {
+		s.writeError(w, r, huiyan.Errorf(huiyan.EInvalid, "have must be a version number"))
+		return
+	}
+	newest := s.st.LatestVersion()
+	switch {
+	case newest == 0 || have == newest:
+		w.WriteHeader(http.StatusNoContent)
+		return
+	case have > newest:
+		s.writeError(w, r, huiyan.Errorf(huiyan.EConflict, "this hub node's newest version is %d, older than the %d the edge holds", newest, have))
+		return
+	}
+	k := manifestKey{branch, have, newest}
+	now := time.Now()
+	body := s.sync.get(k, now.Add(hub.DefaultManifestTTL/2))
+	if body == nil {
+		unlock := s.sync.lock(k)
+		if body = s.sync.get(k, now.Add(hub.DefaultManifestTTL/2)); body == nil {
+			body, err = s.buildManifest(branch, have, newest, now)
+			if err == nil {
+				s.sync.put(k, body, now.Add(hub.DefaultManifestTTL))
+			}
+		}
+		unlock()
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(body)
+}
+
+// buildManifest writes the chunks of the branch's records and signs the
+// manifest naming them.
+func (s *Server) buildManifest(branch string, have, newest uint64, now time.Time) ([]byte, error) {
+	cur, err := s.st.Version(newest)
+	if err != nil {
+		return nil, err
+	}
+	dict := huiyan.DefaultTagDict()
+	if cur.DictVersion != dict.Version() {
+		return nil, fmt.Errorf("version %d uses tag dictionary %d, this hub ships %d", newest, cur.DictVersion, dict.Version())
+	}
+	staffAll, err := s.st.Staff(newest)
+	if err != nil {
+		return nil, err
+	}
+	staff := hub.BranchStaff(staffAll, branch)
+	full := have == 0 || have < s.st.OldestRetained()
+	var base *store.Version
+	if !full {
+		if base, err = s.st.Version(have); errors.Is(err, store.ErrVersionGone) {
+			full = true
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	var recs iter.Seq2[hub.Record, error]
+	if full {
+		recs = hub.FullRecords(dict, staff, s.customers(branch, newest))
+	} else {
+		recs = s.delta(branch, have, newest, base, cur, dict, staff)
+	}
+	if err := os.MkdirAll(s.chunkDir(), 0o700); err != nil {
+		return nil, err
+	}
+	m := hub.Manifest{Branch: branch, Version: int64(newest), Full: full, CreatedAt: now,
+		ExpiresAt: now.Add(hub.DefaultManifestTTL), DictVersion: dict.Version()}
+	if !full {
+		m.BaseVersion = int64(have)
+	}
+	cb, err := hub.NewChunkBuilder(hub.DefaultChunkBytes, func(c hub.Chunk) error {
+		m.Chunks = append(m.Chunks, c.Ref())
+		return writeChunk(s.chunkDir(), c)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for rec, err := range recs {
+		if err != nil {
+			return nil, err
+		}
+		if err := cb.Add(rec); err != nil {
+			return nil, err
+		}
+	}
+	if err := cb.Close(); err != nil {
+		return nil, err
+	}
+	priv, keyID, err := s.st.SigningKey()
+	if err != nil {
+		return nil, fmt.Errorf("signing key: %w", err)
+	}
+	env, err := hub.Sign(priv, keyID, m)
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("manifest built", "branch", branch, "version", newest, "base", m.BaseVersion, "full", full,
+		"chunks", len(m.Chunks), "bytes", m.Bytes(), "records", m.Records())
+	return json.Marshal(env)
+}
+
+// writeChunk stores a chunk under its hash, atomically: a half-written file
+// is never served.
+func writeChunk(dir string, c hub.Chunk) error {
+	path := filepath.Join(dir, c.SHA256)
+	if _, err := os.Stat(path); err == nil {
+		return nil // content-addressed: the same bytes are already there
+	}
+	tmp, err := os.CreateTemp(dir, c.SHA256+".tmp-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(c.Data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// errStop ends a store scan early when the consumer stops.
+var errStop = errors.New("stop")
+
+func (s *Server) customers(branch string, v uint64) iter.Seq2[*huiyan.Customer, error] {
+	return func(yield func(*huiyan.Customer, error) bool) {
+		err := s.st.Customers(branch, v, func(c *huiyan.Customer) error {
+			if !yield(c, nil) {
+				return errStop
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			yield(nil, err)
+		}
+	}
+}
+
+// delta is the record stream from have to newest: the dictionary and the
+// roster only when they changed, then upserts and deletes in id order.
+func (s *Server) delta(branch string, have, newest uint64, base, cur *store.Version, dict *huiyan.TagDict, staff []huiyan.Staff) iter.Seq2[hub.Record, error] {
+	return func(yield func(hub.Record, error) bool) {
+		if base.DictVersion != cur.DictVersion && !yield(hub.Record{Op: hub.OpDict, Dict: dict}, nil) {
+			return
+		}
+		if base.StaffVersion != cur.StaffVersion {
+			old, err := s.st.Staff(have)
+			if err != nil {
+				yield(hub.Record{}, err)
+				return
+			}
+			if hub.StaffHash(hub.BranchStaff(old, branch)) != hub.StaffHash(staff) && !yield(hub.Record{Op: hub.OpStaff, Staff: staff}, nil) {
+				return
+			}
+		}
+		err := s.st.Delta(branch, have, newest, func(c *huiyan.Customer, deleted string) error {
+			rec := hub.Delete(deleted)
+			if c != nil {
+				rec = hub.Upsert(c)
+			}
+			if !yield(rec, nil) {
+				return errStop
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			yield(hub.Record{}, err)
+		}
+	}
+}
+
+// handleChunk serves a chunk by its SHA-256, with Range support so that an
+// edge on a flaky WAN resumes a download. 404 for a chunk this node does
+// not have: the edge fetches a new manifest from it, which builds it.
+func (s *Server) handleChunk(w http.ResponseWriter, r *http.Request) {
+	sha := r.PathValue("sha256")
+	if len(sha) != 64 || !isLowerHex(sha) {
+		s.writeError(w, r, huiyan.Errorf(huiyan.ENotFound, "no such chunk"))
+		return
+	}
+	f, err := os.Open(filepath.Join(s.chunkDir(), sha))
+	if err != nil {
+		s.writeError(w, r, huiyan.Errorf(huiyan.ENotFound, "no such chunk"))
+		return
+	}
+	defer f.Close()
+	hub.ServeChunk(w, r, sha, f)
+}
+
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
