@@ -273,6 +273,7 @@ func (n *Node) changeVisit(ctx context.Context, staffID, visitID string, fn func
 		} else if err != nil {
 			return err
 		}
+		before := *v // for the outbox
 		changed, err := fn(tx, v, now)
 		if err != nil || !changed {
 			return err
@@ -285,7 +286,10 @@ func (n *Node) changeVisit(ctx context.Context, staffID, visitID string, fn func
 			return fmt.Errorf("card of visit %s: %w", v.ID, err)
 		}
 		e = huiyan.FeedEvent{Kind: huiyan.FeedVisit, At: now, Audience: card.Audience, Visit: v}
-		return tx.AppendFeed(&e)
+		if err := tx.AppendFeed(&e); err != nil {
+			return err
+		}
+		return outboxFor(tx, e.Seq, now, &before, v, "")
 	})
 	if err != nil {
 		return err

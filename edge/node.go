@@ -203,6 +203,11 @@ func (n *Node) HandleArrival(ctx context.Context, a huiyan.Arrival) error {
 			return err
 		}
 		tp := huiyan.Touchpoint{EventID: a.EventID, Channel: a.Channel, Device: a.Device, At: touchTime(a.At, now)}
+		var before *huiyan.Visit // the visit as it was, for the outbox
+		if v != nil {
+			b := *v
+			before = &b
+		}
 		if v == nil {
 			opened = true
 			v = &huiyan.Visit{ID: newVisitID(now), Branch: n.cfg.Branch, OpenedAt: now, Channel: a.Channel}
@@ -221,6 +226,7 @@ func (n *Node) HandleArrival(ctx context.Context, a huiyan.Arrival) error {
 			return err
 		}
 		var card *huiyan.Card
+		vi := len(evs) // the visit's feed event
 		if opened {
 			card = n.compose(v, c, a.Channel, now)
 			if err := tx.PutCard(card); err != nil {
@@ -245,6 +251,9 @@ func (n *Node) HandleArrival(ctx context.Context, a huiyan.Arrival) error {
 			if err := tx.AppendFeed(&evs[i]); err != nil {
 				return err
 			}
+		}
+		if err := outboxFor(tx, evs[vi].Seq, now, before, v, tierOf(c)); err != nil {
+			return err
 		}
 		visit, seq = v, evs[len(evs)-1].Seq
 		return tx.MarkEventSeen(a.Device, a.EventID, v.ID, now)
@@ -310,6 +319,7 @@ func (n *Node) findVisit(tx Tx, c *huiyan.Customer, idents []huiyan.Ident, now t
 
 // closeVisit closes an expired visit at the end of its window.
 func (n *Node) closeVisit(tx Tx, v *huiyan.Visit, subject string, evs *[]huiyan.FeedEvent) error {
+	before := *v
 	v.ClosedAt = v.LastSeenAt.Add(n.cfg.VisitWindow)
 	if err := tx.PutVisit(v, subject); err != nil {
 		return err
@@ -320,6 +330,9 @@ func (n *Node) closeVisit(tx Tx, v *huiyan.Visit, subject string, evs *[]huiyan.
 	}
 	e := huiyan.FeedEvent{Kind: huiyan.FeedVisit, At: v.ClosedAt, Audience: aud, Visit: v}
 	if err := tx.AppendFeed(&e); err != nil {
+		return err
+	}
+	if err := outboxFor(tx, e.Seq, v.ClosedAt, &before, v, ""); err != nil {
 		return err
 	}
 	*evs = append(*evs, e)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"huiyan"
+	"huiyan/hub"
 )
 
 // ErrNotFound is returned by Tx lookups for a missing record.
@@ -85,4 +86,42 @@ type Tx interface {
 
 	PutDevice(d huiyan.DeviceState) error
 	Devices() ([]huiyan.DeviceState, error)
+
+	// AppendOutbox stores a visit event for the hub at the end of the
+	// outbox, in this transaction: the event is durable exactly when the
+	// change it reports is. e.ID must be set (the store assigns nothing but
+	// the outbox key). At the store's depth or age limit the oldest events
+	// are dropped to make room and counted (edge/DESIGN.md, "Outbox").
+	AppendOutbox(e hub.EventWire) error
+	// OutboxBatch returns up to limit events from the oldest end of the
+	// outbox, oldest (first committed) first.
+	OutboxBatch(limit int) ([]OutboxItem, error)
+	// AckOutbox deletes every event whose key is at most upTo: the hub has
+	// acknowledged them. Acknowledging keys already gone is not an error.
+	AckOutbox(upTo uint64) error
+	// OutboxStats describes the outbox: depth, oldest event, drops, limits.
+	OutboxStats() (OutboxStats, error)
+	// TrimOutbox drops the events older than the store's age limit as of
+	// now (and any beyond its depth limit), counting them as dropped, and
+	// returns how many it dropped. AppendOutbox does the same on every
+	// append; TrimOutbox is for a branch that records nothing for weeks.
+	TrimOutbox(now time.Time) (int, error)
+}
+
+// OutboxItem is one event in the outbox with its key: keys grow in commit
+// order, so AckOutbox(last key of a batch) acknowledges exactly that batch
+// and everything older.
+type OutboxItem struct {
+	Key   uint64
+	Event hub.EventWire
+}
+
+// OutboxStats describes the outbox. Dropped counts every event ever dropped
+// at a limit; it is stored, so it survives restarts and only grows.
+type OutboxStats struct {
+	Depth    int       // events waiting
+	Oldest   time.Time // At of the oldest waiting event; zero when empty
+	Dropped  uint64    // events dropped at a limit, ever
+	MaxDepth int       // the depth limit the store enforces
+	MaxAge   time.Duration
 }

@@ -54,6 +54,7 @@ const (
 	metaV1     = 1
 	dictV1     = 1
 	dedupeV1   = 1
+	outboxV1   = 1
 )
 
 // Enumeration tables. The index of a value is on disk: append only, never
@@ -71,6 +72,7 @@ var (
 	tagKindEnum    = []string{"", "branch", "predictive", "status"}
 	feedKindEnum   = []string{"", "arrival", "visit", "device"}
 	deviceEnum     = []string{"", "online", "offline"}
+	eventKindEnum  = []string{"", "opened", "touch", "claimed", "released", "outcome", "converted", "closed"}
 )
 
 // ---- encoding ----

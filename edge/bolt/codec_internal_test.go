@@ -389,6 +389,7 @@ func encodedRecords() []struct {
 		{"Meta", appendMeta(nil, &edge.Meta{Branch: "b", SnapshotVersion: 3, SnapshotAt: t0, KeyID: "k1", Customers: 9}), func(b []byte) error { _, err := decodeMeta(b); return err }},
 		{"Dict", appendDict(nil, huiyan.DefaultTagDict()), func(b []byte) error { _, err := decodeDict(b); return err }},
 		{"Dedupe", appendDedupe(nil, dedupeMark{VisitID: "v", At: t0}), func(b []byte) error { _, err := decodeDedupe(b); return err }},
+		{"Outbox", appendOutbox(nil, &outboxEvents()[0]), func(b []byte) error { _, err := decodeOutbox(b); return err }},
 	}
 }
 

@@ -52,10 +52,11 @@ var (
 	bucketCards    = []byte("cards")
 	bucketSessions = []byte("sessions")
 	bucketDevices  = []byte("devices")
+	bucketOutbox   = []byte("outbox")
 
 	fixedBuckets = [][]byte{
 		bucketMeta, bucketDict, bucketStaff, bucketVisits, bucketOpen, bucketDedupe,
-		bucketFeed, bucketCards, bucketSessions, bucketDevices,
+		bucketFeed, bucketCards, bucketSessions, bucketDevices, bucketOutbox,
 	}
 )
 
@@ -71,6 +72,8 @@ var (
 	keyLastGen = []byte("lastgen") // uvarint last generation number handed out
 	keyMeta    = []byte("meta")    // meta record (edge.Meta)
 	keyDict    = []byte("dict")    // in the dict bucket: the dict record
+	// uvarint count of outbox events ever dropped at a limit
+	keyOutboxDropped = []byte("outbox_dropped")
 )
 
 // DB is the edge's store on one bbolt file. It implements edge.Store; a
@@ -80,6 +83,10 @@ type DB struct {
 	bolt  *bbolt.DB
 	path  string
 	batch int
+
+	// outboxMaxDepth and outboxMaxAge bound the outbox (WithOutboxLimits).
+	outboxMaxDepth int
+	outboxMaxAge   time.Duration
 
 	// replaceMu serialises ReplaceSnapshot: one new generation at a time.
 	replaceMu sync.Mutex
@@ -105,8 +112,10 @@ type genNames struct {
 type Option func(*options)
 
 type options struct {
-	timeout time.Duration
-	batch   int
+	timeout        time.Duration
+	batch          int
+	outboxMaxDepth int
+	outboxMaxAge   time.Duration
 }
 
 // WithTimeout sets how long Open waits for the file lock before it fails
@@ -137,6 +146,12 @@ func Open(path string, opts ...Option) (*DB, error) {
 	if o.batch <= 0 {
 		o.batch = DefaultSnapshotBatch
 	}
+	if o.outboxMaxDepth <= 0 {
+		o.outboxMaxDepth = DefaultOutboxMaxDepth
+	}
+	if o.outboxMaxAge <= 0 {
+		o.outboxMaxAge = DefaultOutboxMaxAge
+	}
 	bdb, err := bbolt.Open(path, 0o600, &bbolt.Options{
 		Timeout: o.timeout,
 		// The freelist is rebuilt by a scan at Open instead of being written
@@ -151,7 +166,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 	case err != nil:
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	db := &DB{bolt: bdb, path: path, batch: o.batch}
+	db := &DB{bolt: bdb, path: path, batch: o.batch, outboxMaxDepth: o.outboxMaxDepth, outboxMaxAge: o.outboxMaxAge}
 	if err := db.init(); err != nil {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)

@@ -6,7 +6,8 @@
 //
 //	meta           "schema" → uvarint SchemaVersion; "gen" → uvarint active
 //	               generation; "lastgen" → last generation handed out;
-//	               "meta" → meta record (edge.Meta)
+//	               "meta" → meta record (edge.Meta); "outbox_dropped" →
+//	               uvarint count of outbox events dropped at a limit
 //	dict           "dict" → dictionary record (version and every tag)
 //	staff          staff id → staff record
 //	customers.N    customer id → customer record        (generation N)
@@ -18,6 +19,7 @@
 //	cards          visit id → card record
 //	sessions       session token hash → session record
 //	devices        device id → device state record
+//	outbox         8-byte big-endian outbox seq → hub event record (outbox.go)
 //
 // Alias keys are the 32 bytes a token's 64 hex characters stand for: half
 // the size, in the bucket with the most keys (3–4 per customer). Records use the compact,

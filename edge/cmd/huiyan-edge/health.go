@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"time"
+
+	"huiyan/edge"
 )
 
 // health is the /healthz answer (DESIGN.md, "Hub contract": on the edge at
@@ -41,6 +43,21 @@ func (m *Main) handleHealth(w http.ResponseWriter, r *http.Request) {
 		h.Broker = "disconnected"
 		h.Status = "down"
 		h.Problems = append(h.Problems, "not connected to the MQTT broker: arrivals wait at the broker")
+	}
+	if err := m.DB.View(r.Context(), func(tx edge.Tx) error {
+		st, err := tx.OutboxStats()
+		h.OutboxDepth = st.Depth
+		return err
+	}); err != nil {
+		h.Problems = append(h.Problems, "outbox unreadable")
+	}
+	if m.Sender != nil {
+		if w := m.Sender.Warn(); w != "" {
+			h.Problems = append(h.Problems, w)
+			if h.Status == "ok" {
+				h.Status = "degraded"
+			}
+		}
 	}
 	if h.SnapshotVersion == 0 && h.Status == "ok" {
 		h.Status = "degraded"

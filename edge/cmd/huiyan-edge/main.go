@@ -92,6 +92,7 @@ type Main struct {
 	Broker *mqtt.Broker // nil with an external broker
 	Ingest *mqtt.Ingest
 	PAD    *pad.Server
+	Sender *edge.Sender // nil without a hub
 
 	httpSrv    *http.Server
 	httpLn     net.Listener
@@ -99,6 +100,8 @@ type Main struct {
 	ingestDone chan struct{}
 	purgeDone  chan struct{}
 	syncDone   chan struct{}
+	senderDone chan struct{}
+	registry   *prometheus.Registry
 }
 
 // NewMain returns a Main with the default config.
@@ -209,6 +212,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 
 	reg := prometheus.NewRegistry()
+	m.registry = reg
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := edge.NewMetrics(reg)
 
@@ -317,6 +321,15 @@ func (m *Main) startSync(ctx context.Context, log *slog.Logger, metrics *edge.Me
 		defer close(m.syncDone)
 		_ = s.Run(ctx)
 	}()
+	// Visit events go back to HQ from the durable outbox, in order, each
+	// once: the node writes them in the transaction that records the visit.
+	m.Sender = edge.NewSender(m.DB, edge.SenderConfig{Branch: c.Branch, Client: client,
+		Logger: log.With("component", "outbox"), Metrics: edge.NewOutboxMetrics(m.registry)})
+	m.senderDone = make(chan struct{})
+	go func() {
+		defer close(m.senderDone)
+		_ = m.Sender.Run(ctx)
+	}()
 	return nil
 }
 
@@ -405,6 +418,9 @@ func (m *Main) Close() error {
 	}
 	if m.syncDone != nil {
 		<-m.syncDone // an apply in progress is abandoned; the old data stays
+	}
+	if m.senderDone != nil {
+		<-m.senderDone // a batch in flight is resent at the next start
 	}
 	if m.Node != nil {
 		m.Node.Close()
