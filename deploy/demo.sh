@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # make demo: the whole system on embedded defaults. Generates a synthetic
-# data set (once), imports branch B001 into an edge, starts huiyan-edge with
-# its embedded MQTT broker and the PAD page, and plays the branch's devices
-# with huiyan-devsim. Ctrl-C stops everything.
+# HQ data set (once), starts a single-node hub cluster and uploads the data
+# set to it as HQ would, issues branch B001's edge credential, starts
+# huiyan-edge with its embedded MQTT broker and the PAD page, syncing B001's
+# part of the data from the hub (signed, verified against hub.pub), and
+# plays the branch's devices with huiyan-devsim. Ctrl-C stops everything.
 set -euo pipefail
 
 dir=${1:-.demo}
@@ -10,11 +12,13 @@ bin=$(cd "$(dirname "$0")/.." && pwd)/bin
 branch=B001
 http=127.0.0.1:8080
 mqtt=127.0.0.1:1883
+hubhttp=127.0.0.1:9000
+hubraft=127.0.0.1:9001
 
-for b in huiyan-edge huiyan-devsim; do
+for b in huiyan-edge huiyan-devsim huiyan-hub; do
 	[ -x "$bin/$b" ] || { echo "demo: $bin/$b missing: run make build" >&2; exit 1; }
 done
-for addr in "$http" "$mqtt"; do
+for addr in "$http" "$mqtt" "$hubhttp" "$hubraft"; do
 	if (exec 3<>"/dev/tcp/${addr%:*}/${addr#*:}") 2>/dev/null; then
 		echo "demo: $addr is already in use (another demo or a Mosquitto service?): stop it first" >&2
 		exit 1
@@ -26,9 +30,6 @@ if [ ! -s "$dir/hq/tags.csv" ]; then
 	echo "== generating a synthetic HQ data set (20,000 customers, 3 branches)"
 	"$bin/huiyan-devsim" gen -customers 20000 -branches 3 -seed 1 -out "$dir/hq"
 fi
-echo "== importing branch $branch into the edge"
-"$bin/huiyan-edge" import -data "$dir/edge" -branch "$branch" "$dir/hq/tags.csv" "$dir/hq/staff.csv"
-
 pids=()
 cleanup() {
 	trap - INT TERM EXIT
@@ -39,14 +40,31 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-echo "== starting huiyan-edge (log: $dir/edge.log)"
-"$bin/huiyan-edge" -data "$dir/edge" -branch "$branch" -http "$http" -mqtt-listen "$mqtt" >"$dir/edge.log" 2>&1 &
+# wait_for URL PID LOG NAME [JQ-ish grep]: until URL answers (and matches).
+wait_for() {
+	for _ in $(seq 300); do
+		if out=$(curl -fsS "$1" 2>/dev/null) && { [ -z "${5:-}" ] || grep -q "$5" <<<"$out"; }; then return 0; fi
+		if ! kill -0 "$2" 2>/dev/null; then echo "demo: $4 exited:" >&2; tail -5 "$3" >&2; exit 1; fi
+		sleep 0.1
+	done
+	echo "demo: $4 not ready after 30s (log: $3)" >&2
+	exit 1
+}
+
+echo "== starting huiyan-hub, a single-node cluster (log: $dir/hub.log)"
+"$bin/huiyan-hub" -data "$dir/hub" -http "$hubhttp" -raft "$hubraft" >"$dir/hub.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do
-	if curl -fsS "http://$http/healthz" >/dev/null 2>&1; then break; fi
-	if ! kill -0 "${pids[0]}" 2>/dev/null; then echo "demo: huiyan-edge exited:" >&2; tail -5 "$dir/edge.log" >&2; exit 1; fi
-	sleep 0.1
-done
+wait_for "http://$hubhttp/healthz" "${pids[-1]}" "$dir/hub.log" huiyan-hub '"status":"ok"'
+
+echo "== HQ uploads tonight's snapshot to the hub"
+"$bin/huiyan-hub" import -hub "http://$hubhttp" -data "$dir/hub" "$dir/hq/tags.csv" "$dir/hq/staff.csv"
+cred=$("$bin/huiyan-hub" credential -hub "http://$hubhttp" -data "$dir/hub" "$branch" | tail -n 1)
+
+echo "== starting huiyan-edge for $branch, syncing from the hub (log: $dir/edge.log)"
+"$bin/huiyan-edge" -data "$dir/edge" -branch "$branch" -http "$http" -mqtt-listen "$mqtt" \
+	-hub "http://$hubhttp" -hub-key "$dir/hub/hub.pub" -hub-token "$cred" >"$dir/edge.log" 2>&1 &
+pids+=($!)
+wait_for "http://$http/healthz" "${pids[-1]}" "$dir/edge.log" huiyan-edge '"snapshot_version":[1-9]'
 
 echo "== simulated devices: 4 super-counters, an e-code display, a prize wheel (log: $dir/devsim.log)"
 "$bin/huiyan-devsim" run -data "$dir/hq" -branch "$branch" -broker "tcp://$mqtt" -rate 0.3 -duration 8h -followup 40s >"$dir/devsim.log" 2>&1 &
@@ -56,7 +74,8 @@ cat <<MSG
 
   PAD app:   http://$http/
   Log in as lobby-$branch (also wealth-$branch, account-$branch, supervisor-$branch), PIN 246810.
-  Health:    http://$http/healthz     Metrics: http://$http/metrics
+  Edge:      http://$http/healthz     http://$http/metrics
+  Hub:       http://$hubhttp/v1/cluster   (admin token in $dir/hub/admin.token)
 
   Arrivals are flowing; Ctrl-C stops the demo.
 MSG
