@@ -44,7 +44,22 @@ type directHook struct {
 
 func (d *directHook) ID() string { return "huiyan-direct" }
 
-func (d *directHook) Provides(b byte) bool { return b == mochi.OnPublish }
+func (d *directHook) Provides(b byte) bool { return b == mochi.OnPublish || b == mochi.OnWillSent }
+
+// OnWillSent hands a device's Last Will ("offline" on its status topic) to
+// the Handler: mochi publishes Wills without running OnPublish, and a device
+// that lost power must still turn red on the PADs.
+func (d *directHook) OnWillSent(cl *mochi.Client, pk packets.Packet) {
+	t, err := firmware.ParseTopic(pk.TopicName)
+	if err != nil || t.Kind != firmware.TopicStatus || t.Branch != d.branch {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), handleTimeout)
+	defer cancel()
+	if err := d.h.HandleStatus(ctx, t.Device, string(pk.Payload), pk.FixedHeader.Retain); err != nil {
+		d.log.Warn("device last will not recorded", "device", t.Device, "error", err)
+	}
+}
 
 // OnPublish runs in the publishing client's goroutine, after the ACL check
 // and before the acknowledgement.
