@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"huiyan"
 	"huiyan/edge"
 	"huiyan/edge/bolt"
 	"huiyan/hub"
@@ -17,16 +18,34 @@ import (
 	"huiyan/hub/store"
 )
 
-// TestHub_EdgeSync: HQ imports a snapshot into a real hub node, an edge
-// with its own credential syncs its branch with the real sync client and
-// bbolt store, then a second import reaches it as a delta; a second branch's
-// credential cannot read this branch.
+// TestHub_EdgeSync: HQ imports a snapshot into a 3-node cluster, an edge
+// with its own credential syncs its branch from a follower with the real
+// sync client and bbolt store, then a second import with changes reaches
+// it as a delta and the profile the edge composes for the PADs changes; a
+// second branch's credential cannot read this branch.
 func TestHub_EdgeSync(t *testing.T) {
 	c := testConfig(t, "n1")
 	c.Bootstrap = true
 	m := MustRunMain(t, c)
 	testPoll(t, "n1 leads", func() bool { return m.Store.IsLeader() }, 10*time.Second)
-	base := "http://" + m.HTTPAddr()
+	nodes := []*Main{m}
+	for i, id := range []string{"n2", "n3"} {
+		nc := testConfig(t, id)
+		nc.Join = "http://" + nodes[i].HTTPAddr()
+		nodes = append(nodes, MustRunMain(t, nc))
+	}
+	base := "http://" + m.HTTPAddr()            // HQ talks to the leader
+	follower := "http://" + nodes[2].HTTPAddr() // the edge to a follower
+	// caughtUp waits until the follower has applied everything the leader
+	// has: the version and the credential issued after it.
+	caughtUp := func(v uint64) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := nodes[2].Store.WaitForIndex(ctx, m.Store.AppliedIndex()); err != nil || nodes[2].Store.LatestVersion() != v {
+			t.Fatalf("follower at version %d (%v), want %d", nodes[2].Store.LatestVersion(), err, v)
+		}
+	}
 
 	importFile := func(tags, staff []byte) store.Import {
 		t.Helper()
@@ -54,7 +73,8 @@ func TestHub_EdgeSync(t *testing.T) {
 		t.Fatalf("import %+v", imp)
 	}
 	cred := credential("B001")
-	pub, err := os.ReadFile(filepath.Join(c.DataDir, "hub.pub"))
+	caughtUp(1)
+	pub, err := os.ReadFile(filepath.Join(nodes[2].Config.DataDir, "hub.pub"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +82,7 @@ func TestHub_EdgeSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := hub.NewClient(base, cred, nil)
+	client, err := hub.NewClient(follower, cred, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +134,8 @@ func TestHub_EdgeSync(t *testing.T) {
 	})
 
 	t.Run("Delta", func(t *testing.T) {
-		// Drop the last B001 customer of the file: version 2 is a delta of one delete.
+		// Version 2: the last B001 customer of the file is gone and the
+		// first one with an ID card moves to another lifecycle stage.
 		lines := strings.Split(strings.TrimRight(string(tags), "\n"), "\n")
 		for i := len(lines) - 1; i > 0; i-- {
 			if strings.Split(lines[i], ",")[3] == "B001" {
@@ -122,17 +143,28 @@ func TestHub_EdgeSync(t *testing.T) {
 				break
 			}
 		}
+		var idcard, stage string
+		for i := 1; i < len(lines); i++ {
+			f := strings.Split(lines[i], ",")
+			if f[3] == "B001" && f[14] != "" {
+				stage = map[bool]string{true: "growth", false: "mature"}[f[10] == "mature"]
+				f[10], idcard = stage, f[14]
+				lines[i] = strings.Join(f, ",")
+				break
+			}
+		}
 		if imp := importFile([]byte(strings.Join(lines, "\n")+"\n"), staff); imp.Version != 2 {
 			t.Fatalf("import %+v", imp)
 		}
+		caughtUp(2)
 		before, n1 := held()
 		raw, err := client.Manifest(ctx, "B001", before.SnapshotVersion)
 		if err != nil {
 			t.Fatal(err)
 		}
 		mf, err := hub.Verify(raw, keys, "B001", before.SnapshotVersion, time.Now())
-		if err != nil || mf.Full || mf.BaseVersion != 1 || mf.Version != 2 || mf.Records() != 1 {
-			t.Fatalf("manifest %+v err=%v, want a delta 1→2 of one record", mf, err)
+		if err != nil || mf.Full || mf.BaseVersion != 1 || mf.Version != 2 || mf.Records() != 2 {
+			t.Fatalf("manifest %+v err=%v, want a delta 1→2 of two records", mf, err)
 		}
 		if ok, err := s.SyncOnce(ctx); err != nil || !ok {
 			t.Fatalf("sync: applied=%v err=%v", ok, err)
@@ -143,6 +175,23 @@ func TestHub_EdgeSync(t *testing.T) {
 		}
 		if ok, err := s.SyncOnce(ctx); err != nil || ok {
 			t.Fatalf("nothing newer: applied=%v err=%v", ok, err)
+		}
+
+		// The customer arrives: the profile the PADs get has the new stage.
+		node := edge.NewNode(db, edge.Config{Branch: "B001"})
+		if err := node.Open(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer node.Close()
+		var got []huiyan.FeedEvent
+		node.SetPublisher(publisherFunc(func(e huiyan.FeedEvent) { got = append(got, e) }))
+		err = node.HandleArrival(ctx, huiyan.Arrival{EventID: "sc-01-000001", Branch: "B001", Device: "sc-01",
+			Channel: huiyan.ChannelCounter, At: time.Now(), Idents: []huiyan.Ident{{Kind: huiyan.IdentIDCard, KeyID: "k1", Token: idcard}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 0 || got[0].Profile == nil || string(got[0].Profile.Lifecycle) != stage {
+			t.Fatalf("profile after the delta: %+v, want lifecycle %s", got, stage)
 		}
 	})
 
@@ -159,3 +208,7 @@ func TestHub_EdgeSync(t *testing.T) {
 		}
 	})
 }
+
+type publisherFunc func(huiyan.FeedEvent)
+
+func (f publisherFunc) Publish(e huiyan.FeedEvent) { f(e) }
