@@ -26,7 +26,7 @@ import (
 // testHub serves one branch's manifests and chunks as the hub does, built
 // with the real contract code (records, chunks, signatures).
 type testHub struct {
-	t       *testing.T
+	t       testing.TB
 	priv    ed25519.PrivateKey
 	keys    hub.KeySet
 	mu      sync.Mutex
@@ -40,7 +40,7 @@ type testHub struct {
 
 const hubToken = "edge-credential-B001"
 
-func newTestHub(t *testing.T) *testHub {
+func newTestHub(t testing.TB) *testHub {
 	pub, priv, err := ed25519.GenerateKey(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +149,7 @@ func fullRecords(cs []*huiyan.Customer) []hub.Record {
 	return recs
 }
 
-func mustSyncer(t *testing.T, h *testHub) (*edge.Syncer, *bolt.DB) {
+func mustSyncer(t testing.TB, h *testHub) (*edge.Syncer, *bolt.DB) {
 	db, err := bolt.Open(filepath.Join(t.TempDir(), "edge.db"))
 	if err != nil {
 		t.Fatal(err)
