@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"context"
 	"slices"
 	"time"
 
@@ -20,8 +21,11 @@ func (db *DB) WritePartialGeneration(customers []*huiyan.Customer) (uint64, erro
 	if err != nil {
 		return 0, err
 	}
-	_, err = db.writeBatch(gen, customers, 0)
-	return gen, err
+	var al aliasList
+	if _, err = db.writeBatch(gen, customers, 0, &al); err != nil {
+		return gen, err
+	}
+	return gen, db.writeAliases(context.Background(), gen, &al)
 }
 
 // BucketNames lists the top-level buckets, sorted.

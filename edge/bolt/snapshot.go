@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strings"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -67,6 +68,7 @@ func (db *DB) ReplaceSnapshot(ctx context.Context, meta edge.Meta, dict *huiyan.
 	}()
 
 	written, count := 0, 0
+	var al aliasList
 	batch := make([]*huiyan.Customer, 0, db.batch)
 	flush := func() error {
 		if len(batch) == 0 {
@@ -75,7 +77,7 @@ func (db *DB) ReplaceSnapshot(ctx context.Context, meta edge.Meta, dict *huiyan.
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		n, err := db.writeBatch(gen, batch, written)
+		n, err := db.writeBatch(gen, batch, written, &al)
 		if err != nil {
 			return err
 		}
@@ -103,6 +105,9 @@ func (db *DB) ReplaceSnapshot(ctx context.Context, meta edge.Meta, dict *huiyan.
 		}
 	}
 	if err := flush(); err != nil {
+		return fmt.Errorf("replace snapshot: %w", err)
+	}
+	if err := db.writeAliases(ctx, gen, &al); err != nil {
 		return fmt.Errorf("replace snapshot: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -158,27 +163,79 @@ func (db *DB) beginGeneration() (uint64, error) {
 // Records are put in key order: bbolt inserts into in-memory nodes, and
 // random keys make every insert shift a large node; sorted, a batch costs a
 // fraction of the CPU. The sort is stable, so a later duplicate still wins.
-func (db *DB) writeBatch(gen uint64, batch []*huiyan.Customer, base int) (int, error) {
+// aliasList collects a snapshot's aliases until every customer is written:
+// alias keys are random tokens, so writing them batch by batch would rewrite
+// leaf pages all over the B+tree with every batch (measured: a 1M-customer
+// import took 89 s and 1.96 GB RSS). Sorted once at the end they are
+// appended in order into full pages. 36 bytes an alias plus the ids.
+type aliasList struct {
+	ids  []string
+	keys []aliasEntry
+}
+
+type aliasEntry struct {
+	key [32]byte
+	ord uint32 // index into ids
+}
+
+// aliasBatch is how many aliases one transaction appends.
+const aliasBatch = 50_000
+
+// writeAliases sorts the aliases and appends them to the generation's alias
+// bucket. A token listed twice maps to the customer that came last, as
+// before.
+func (db *DB) writeAliases(ctx context.Context, gen uint64, al *aliasList) error {
+	slices.SortStableFunc(al.keys, func(a, b aliasEntry) int { return bytes.Compare(a.key[:], b.key[:]) })
+	for lo := 0; lo < len(al.keys); lo += aliasBatch {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		hi := min(lo+aliasBatch, len(al.keys))
+		err := db.bolt.Update(func(btx *bbolt.Tx) error {
+			ab := btx.Bucket(newGenNames(gen).aliases)
+			if ab == nil {
+				return fmt.Errorf("generation %d is gone", gen)
+			}
+			ab.FillPercent = 1.0 // appended in key order, never written again
+			for _, a := range al.keys[lo:hi] {
+				if err := ab.Put(a.key[:], []byte(al.ids[a.ord])); err != nil {
+					return fmt.Errorf("put alias: %w", err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("write generation %d aliases: %w", gen, err)
+		}
+	}
+	*al = aliasList{}
+	return nil
+}
+
+func (db *DB) writeBatch(gen uint64, batch []*huiyan.Customer, base int, al *aliasList) (int, error) {
 	type kv struct{ k, v []byte }
 	recs := make([]kv, 0, len(batch))
-	aliases := make([]kv, 0, 4*len(batch))
 	for n, c := range batch {
 		if c.ID == "" {
 			return 0, fmt.Errorf("write generation %d: customer %d: empty id", gen, base+n+1)
 		}
 		id := []byte(c.ID)
 		recs = append(recs, kv{id, appendCustomer(nil, c)})
+		ord := uint32(len(al.ids))
+		// Clone: the id may be a substring of its whole input row (the
+		// snapshot reader allocates a row as one string), which keeping the
+		// id would keep alive — 414 MB of rows at a million customers.
+		al.ids = append(al.ids, strings.Clone(c.ID))
 		for i, tok := range c.Tokens {
-			key := new([32]byte)
-			if !aliasKey(tok.Token, key) {
+			e := aliasEntry{ord: ord}
+			if !aliasKey(tok.Token, &e.key) {
 				return 0, fmt.Errorf("write generation %d: customer %d: token %d is not 64 hex characters", gen, base+n+1, i+1)
 			}
-			aliases = append(aliases, kv{key[:], id})
+			al.keys = append(al.keys, e)
 		}
 	}
 	byKey := func(a, b kv) int { return bytes.Compare(a.k, b.k) }
 	slices.SortStableFunc(recs, byKey)
-	slices.SortStableFunc(aliases, byKey)
 
 	newIDs := 0
 	err := db.bolt.Update(func(btx *bbolt.Tx) error {
@@ -201,11 +258,6 @@ func (db *DB) writeBatch(gen uint64, batch []*huiyan.Customer, base int) (int, e
 			}
 			if err := cb.Put(r.k, r.v); err != nil {
 				return fmt.Errorf("put customer: %w", err)
-			}
-		}
-		for _, a := range aliases {
-			if err := ab.Put(a.k, a.v); err != nil {
-				return fmt.Errorf("put alias: %w", err)
 			}
 		}
 		return nil
