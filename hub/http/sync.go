@@ -65,16 +65,27 @@ func (c *syncCache) get(k manifestKey, now time.Time) []byte {
 	return nil
 }
 
-func (c *syncCache) put(k manifestKey, body []byte, expires time.Time) {
+func (c *syncCache) put(k manifestKey, body []byte, now, expires time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.manifests == nil {
 		c.manifests = map[manifestKey]cachedManifest{}
 	}
+	// Drop what has expired, so that the cache holds about one manifest per
+	// branch and base, not one per version the process has seen.
+	for key, m := range c.manifests {
+		if !now.Before(m.expires) {
+			delete(c.manifests, key)
+			delete(c.building, key)
+		}
+	}
 	c.manifests[k] = cachedManifest{body: body, expires: expires}
 }
 
-func (s *Server) chunkDir() string { return filepath.Join(s.st.Dir(), "chunks") }
+// chunkDir is where a branch's chunks are kept. Per branch, so that an edge
+// can only ever fetch chunks that were built for its own branch, even if it
+// learns another branch's chunk hash.
+func (s *Server) chunkDir(branch string) string { return filepath.Join(s.st.Dir(), "chunks", branch) }
 
 // handleManifest answers the signed manifest that takes the branch from
 // version have to the newest (DESIGN.md, "Hub contract"): a delta when have
@@ -84,6 +95,10 @@ func (s *Server) chunkDir() string { return filepath.Join(s.st.Dir(), "chunks") 
 // Any member answers from its replicated state.
 func (s *Server) handleManifest(w http.ResponseWriter, r *http.Request) {
 	branch := r.PathValue("branch")
+	if !huiyan.ValidBranchID(branch) {
+		s.writeError(w, r, huiyan.Errorf(huiyan.ENotFound, "no such branch"))
+		return
+	}
 	have, err := strconv.ParseUint(r.URL.Query().Get("have"), 10, 64)
 	if r.URL.Query().Get("have") == "" {
 		have, err = 0, nil
@@ -101,6 +116,9 @@ func (s *Server) handleManifest(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, huiyan.Errorf(huiyan.EConflict, "this hub node's newest version is %d, older than the %d the edge holds", newest, have))
 		return
 	}
+	if have < s.st.OldestRetained() {
+		have = 0 // every version no longer retained gets the same full snapshot
+	}
 	k := manifestKey{branch, have, newest}
 	now := time.Now()
 	body := s.sync.get(k, now.Add(hub.DefaultManifestTTL/2))
@@ -109,7 +127,7 @@ func (s *Server) handleManifest(w http.ResponseWriter, r *http.Request) {
 		if body = s.sync.get(k, now.Add(hub.DefaultManifestTTL/2)); body == nil {
 			body, err = s.buildManifest(branch, have, newest, now)
 			if err == nil {
-				s.sync.put(k, body, now.Add(hub.DefaultManifestTTL))
+				s.sync.put(k, body, now, now.Add(hub.DefaultManifestTTL))
 			}
 		}
 		unlock()
@@ -154,7 +172,7 @@ func (s *Server) buildManifest(branch string, have, newest uint64, now time.Time
 	} else {
 		recs = s.delta(branch, have, newest, base, cur, dict, staff)
 	}
-	if err := os.MkdirAll(s.chunkDir(), 0o700); err != nil {
+	if err := os.MkdirAll(s.chunkDir(branch), 0o700); err != nil {
 		return nil, err
 	}
 	m := hub.Manifest{Branch: branch, Version: int64(newest), Full: full, CreatedAt: now,
@@ -164,7 +182,7 @@ func (s *Server) buildManifest(branch string, have, newest uint64, now time.Time
 	}
 	cb, err := hub.NewChunkBuilder(hub.DefaultChunkBytes, func(c hub.Chunk) error {
 		m.Chunks = append(m.Chunks, c.Ref())
-		return writeChunk(s.chunkDir(), c)
+		return writeChunk(s.chunkDir(branch), c)
 	})
 	if err != nil {
 		return nil, err
@@ -193,27 +211,38 @@ func (s *Server) buildManifest(branch string, have, newest uint64, now time.Time
 	return json.Marshal(env)
 }
 
-// writeChunk stores a chunk under its hash, atomically: a half-written file
-// is never served.
+// writeChunk stores a chunk under its hash, durably and atomically: a
+// half-written or torn file is never served (after a power cut it would be
+// kept forever under a valid name, since a rebuild gives the same name).
 func writeChunk(dir string, c hub.Chunk) error {
 	path := filepath.Join(dir, c.SHA256)
-	if _, err := os.Stat(path); err == nil {
+	if st, err := os.Stat(path); err == nil && st.Size() == c.Size {
 		return nil // content-addressed: the same bytes are already there
 	}
 	tmp, err := os.CreateTemp(dir, c.SHA256+".tmp-*")
 	if err != nil {
 		return err
 	}
-	if _, err := tmp.Write(c.Data); err != nil {
-		tmp.Close()
+	_, err = tmp.Write(c.Data)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
 		os.Remove(tmp.Name())
 		return err
 	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
+	d, err := os.Open(dir)
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	defer d.Close()
+	return d.Sync() // the rename itself
 }
 
 // errStop ends a store scan early when the consumer stops.
@@ -270,12 +299,12 @@ func (s *Server) delta(branch string, have, newest uint64, base, cur *store.Vers
 // edge on a flaky WAN resumes a download. 404 for a chunk this node does
 // not have: the edge fetches a new manifest from it, which builds it.
 func (s *Server) handleChunk(w http.ResponseWriter, r *http.Request) {
-	sha := r.PathValue("sha256")
-	if len(sha) != 64 || !isLowerHex(sha) {
+	sha, branch := r.PathValue("sha256"), r.PathValue("branch")
+	if len(sha) != 64 || !isLowerHex(sha) || !huiyan.ValidBranchID(branch) {
 		s.writeError(w, r, huiyan.Errorf(huiyan.ENotFound, "no such chunk"))
 		return
 	}
-	f, err := os.Open(filepath.Join(s.chunkDir(), sha))
+	f, err := os.Open(filepath.Join(s.chunkDir(branch), sha))
 	if err != nil {
 		s.writeError(w, r, huiyan.Errorf(huiyan.ENotFound, "no such chunk"))
 		return

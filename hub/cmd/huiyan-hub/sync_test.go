@@ -206,6 +206,26 @@ func TestHub_EdgeSync(t *testing.T) {
 		if st, _ := call(t, "GET", base+hub.ManifestPath("B001"), "", nil, ""); st != http.StatusUnauthorized {
 			t.Fatalf("no credential: %d, want 401", st)
 		}
+		// B002's edge fetches its manifest; B001's edge, knowing one of
+		// B002's chunk hashes, still cannot fetch it under its own branch.
+		otherClient, err := hub.NewClient(base, other, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := otherClient.Manifest(ctx, "B002", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mf, err := hub.Verify(raw, keys, "B002", 0, time.Now())
+		if err != nil || len(mf.Chunks) == 0 {
+			t.Fatalf("B002 manifest: %+v %v", mf, err)
+		}
+		if _, err := otherClient.Chunk(ctx, "B002", mf.Chunks[0].SHA256, mf.Chunks[0].Size, ""); err != nil {
+			t.Fatalf("B002 fetching its own chunk: %v", err)
+		}
+		if st, _ := call(t, "GET", base+"/v1/branches/B001/chunks/"+mf.Chunks[0].SHA256, cred, nil, ""); st != http.StatusNotFound {
+			t.Fatalf("B001 fetching B002's chunk by hash: %d, want 404", st)
+		}
 	})
 }
 
