@@ -169,13 +169,21 @@ func (s *Server) importMultipart(r *http.Request, mr *multipart.Reader) (*store.
 				return s.finish(r, run, huiyan.Errorf(huiyan.EInvalid, "two staff files in one upload"))
 			}
 			gotStaff = true
+			staff, err = io.ReadAll(io.LimitReader(part, s.opts.MaxStaffBytes+1))
 			if run != nil {
-				if err := run.Staff(r.Context(), part); err != nil {
+				// After the tags: the same size limit as before them, so
+				// that a runaway roster never becomes one huge raft entry.
+				if err == nil && int64(len(staff)) > s.opts.MaxStaffBytes {
+					err = huiyan.Errorf(huiyan.ETooLarge, "staff roster over %d bytes", s.opts.MaxStaffBytes)
+				}
+				if err == nil {
+					err = run.Staff(r.Context(), bytes.NewReader(staff))
+				}
+				if err != nil {
 					return s.finish(r, run, err)
 				}
 				continue
 			}
-			staff, err = io.ReadAll(io.LimitReader(part, s.opts.MaxStaffBytes+1))
 			if err == nil && int64(len(staff)) > s.opts.MaxStaffBytes {
 				err = huiyan.Errorf(huiyan.ETooLarge, "staff roster over %d bytes", s.opts.MaxStaffBytes)
 			}
