@@ -281,9 +281,14 @@ func (m *Main) adminToken(log *slog.Logger) (string, error) {
 	path := filepath.Join(m.Config.DataDir, "admin.token")
 	if b, err := os.ReadFile(path); err == nil {
 		if t := strings.TrimSpace(string(b)); t != "" {
+			if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+				log.Warn("admin token file is readable by others: chmod 600 it", "path", path, "mode", st.Mode().Perm().String())
+			}
 			log.Info("admin token from file", "path", path)
 			return t, nil
 		}
+		// An empty file is what a crash between create and write leaves:
+		// make a token anew.
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("admin token: %w", err)
 	}
@@ -292,15 +297,27 @@ func (m *Main) adminToken(log *slog.Logger) (string, error) {
 		return "", err
 	}
 	t := base64.RawURLEncoding.EncodeToString(b)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	// Written to a temporary file, synced and renamed into place: a crash
+	// never leaves a half-written token.
+	f, err := os.CreateTemp(m.Config.DataDir, "admin.token.tmp-*")
 	if err != nil {
 		return "", fmt.Errorf("admin token: %w", err)
 	}
 	_, err = f.WriteString(t + "\n")
+	if err == nil {
+		err = f.Chmod(0o600)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
 	if err != nil {
+		os.Remove(f.Name())
 		return "", fmt.Errorf("admin token: %w", err)
 	}
 	log.Info("made an admin token", "path", path)

@@ -385,6 +385,11 @@ func TestMain_AdminTokenFile(t *testing.T) {
 	c := testConfig(t, "solo")
 	c.AdminToken = ""
 	c.Bootstrap = true
+	// What a crash between creating the file and writing it would leave:
+	// the node makes a token anew instead of refusing to start.
+	if err := os.WriteFile(filepath.Join(c.DataDir, "admin.token"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var logs syncBuffer
 	m := &Main{Config: c, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	if err := m.Run(context.Background()); err != nil {
