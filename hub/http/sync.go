@@ -198,6 +198,11 @@ func (s *Server) buildManifest(branch string, have, newest uint64, now time.Time
 	if err := cb.Close(); err != nil {
 		return nil, err
 	}
+	if n, err := gcChunks(s.chunkDir(branch), now); err != nil {
+		s.log.Warn("chunk garbage collection", "branch", branch, "err", err)
+	} else if n > 0 {
+		s.log.Info("old chunks removed", "branch", branch, "files", n)
+	}
 	priv, keyID, err := s.st.SigningKey()
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
@@ -217,7 +222,10 @@ func (s *Server) buildManifest(branch string, have, newest uint64, now time.Time
 func writeChunk(dir string, c hub.Chunk) error {
 	path := filepath.Join(dir, c.SHA256)
 	if st, err := os.Stat(path); err == nil && st.Size() == c.Size {
-		return nil // content-addressed: the same bytes are already there
+		// Content-addressed: the same bytes are already there. Touch them:
+		// a new manifest names them, so gcChunks must keep them.
+		now := time.Now()
+		return os.Chtimes(path, now, now)
 	}
 	tmp, err := os.CreateTemp(dir, c.SHA256+".tmp-*")
 	if err != nil {
@@ -243,6 +251,32 @@ func writeChunk(dir string, c hub.Chunk) error {
 	}
 	defer d.Close()
 	return d.Sync() // the rename itself
+}
+
+// chunkKeep is how long a chunk file outlives the last manifest that named
+// it: twice a manifest's life, so that no unexpired manifest can name a
+// chunk that is gone.
+const chunkKeep = 2 * hub.DefaultManifestTTL
+
+// gcChunks removes the chunk files of a branch that no manifest built in
+// the last chunkKeep named (every build touches its chunks). Old chunks
+// hold customers HQ may since have deleted: they must not linger.
+func gcChunks(dir string, now time.Time) (int, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil || info.IsDir() || now.Sub(info.ModTime()) < chunkKeep {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err == nil {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // errStop ends a store scan early when the consumer stops.
