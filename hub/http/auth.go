@@ -3,15 +3,18 @@ package http
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"huiyan"
@@ -60,6 +63,10 @@ const (
 	hdrForwardBy  = "X-Huiyan-Forwarded-By"
 	hdrForwardAt  = "X-Huiyan-Forwarded-At"
 	hdrForwardSig = "X-Huiyan-Forward-Signature"
+	// hdrForwardNonce makes every forwarded request single-use: the leader
+	// refuses a nonce it has seen within forwardSkew, so a captured
+	// forwarded request cannot be replayed (with its body or another).
+	hdrForwardNonce = "X-Huiyan-Forward-Nonce"
 )
 
 // forwardSkew bounds the age of a forwarded request's signature.
@@ -188,9 +195,14 @@ func (s *Server) forwardKey() ([]byte, error) {
 	return m.Sum(nil), nil
 }
 
+// forwardMAC signs what identifies a forwarded request: method, URI, who
+// it is for, who forwarded it and when, its nonce, and the type and length
+// of its body (a streamed upload cannot be hashed before it is sent; the
+// nonce and, in production, TLS between members cover the rest).
 func forwardMAC(key []byte, r *http.Request, p, by, at string) string {
 	m := hmac.New(sha256.New, key)
-	for _, s := range []string{r.Method, r.URL.RequestURI(), p, by, at} {
+	for _, s := range []string{r.Method, r.URL.RequestURI(), p, by, at, r.Header.Get(hdrForwardNonce),
+		r.Header.Get("Content-Type"), strconv.FormatInt(r.ContentLength, 10)} {
 		m.Write([]byte(s))
 		m.Write([]byte{'\n'})
 	}
@@ -215,7 +227,47 @@ func (s *Server) verifyForward(r *http.Request) (principal, error) {
 	if !ok {
 		return principal{}, errForward
 	}
+	if !s.nonces.fresh(r.Header.Get(hdrForwardNonce), time.Now()) {
+		return principal{}, fmt.Errorf("%w: nonce missing or already used", errForward)
+	}
 	return pr, nil
+}
+
+// nonceCache remembers the nonces of forwarded requests for twice the
+// allowed clock skew, which is as long as their signatures are accepted.
+type nonceCache struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+// fresh records nonce and reports whether it was new (and well formed).
+func (c *nonceCache) fresh(nonce string, now time.Time) bool {
+	if len(nonce) != 32 {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seen == nil {
+		c.seen = map[string]time.Time{}
+	}
+	if len(c.seen) > 4096 {
+		for n, at := range c.seen {
+			if now.Sub(at) > 2*forwardSkew {
+				delete(c.seen, n)
+			}
+		}
+	}
+	if _, ok := c.seen[nonce]; ok {
+		return false
+	}
+	c.seen[nonce] = now
+	return true
+}
+
+func newNonce() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // forward proxies the request to the leader, streaming both ways.
@@ -241,6 +293,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 			pr.Out.Header.Set(hdrPrincipal, p)
 			pr.Out.Header.Set(hdrForwardBy, s.st.ID())
 			pr.Out.Header.Set(hdrForwardAt, at)
+			pr.Out.Header.Set(hdrForwardNonce, newNonce())
 			pr.Out.Header.Set(hdrForwardSig, forwardMAC(key, pr.Out, p, s.st.ID(), at))
 		},
 		FlushInterval: -1,

@@ -49,6 +49,7 @@ type Server struct {
 	mux     *http.ServeMux
 	started time.Time
 	sync    syncCache
+	nonces  nonceCache
 }
 
 // NewServer returns the API of the node whose store is st.
