@@ -13,15 +13,7 @@ import (
 	"time"
 
 	"huiyan"
-)
-
-// Reject codes the node adds to firmware's decode codes (DESIGN.md, "MQTT
-// contract"). Each is answered on the device's reject topic.
-const (
-	EDuplicate   = "duplicate"    // the arrival id was already committed
-	EWrongBranch = "wrong_branch" // the message names another branch
-	EUnknownKey  = "unknown_key"  // an ident was made under a key id this data set does not use
-	ENoData      = "no_data"      // the edge holds no snapshot yet (counted, never rejected: the arrival is kept as a new face)
+	firmware "huiyan/firmware-contracts"
 )
 
 // Publisher receives feed events after they are committed. The PAD server
@@ -169,11 +161,11 @@ var identOrder = map[huiyan.IdentKind]int{huiyan.IdentIDCard: 0, huiyan.IdentBan
 func (n *Node) HandleArrival(ctx context.Context, a huiyan.Arrival) error {
 	start := n.cfg.Clock()
 	if a.Branch != n.cfg.Branch {
-		return huiyan.Errorf(EWrongBranch, "this edge serves branch %s, not %s", n.cfg.Branch, a.Branch)
+		return huiyan.Errorf(firmware.EWrongBranch, "this edge serves branch %s, not %s", n.cfg.Branch, a.Branch)
 	}
 	for i, id := range a.Idents {
 		if id.KeyID != n.cfg.KeyID {
-			return huiyan.Errorf(EUnknownKey, "ident %d: unknown key id %q", i, id.KeyID)
+			return huiyan.Errorf(firmware.EUnknownKey, "ident %d: unknown key id %q", i, id.KeyID)
 		}
 	}
 	idents := append([]huiyan.Ident(nil), a.Idents...)
@@ -189,7 +181,7 @@ func (n *Node) HandleArrival(ctx context.Context, a huiyan.Arrival) error {
 	err := n.store.Update(ctx, func(tx Tx) error {
 		evs = evs[:0]
 		if _, err := tx.EventSeen(a.Device, a.EventID); err == nil {
-			return huiyan.Errorf(EDuplicate, "arrival %s was already received", a.EventID)
+			return huiyan.Errorf(firmware.EDuplicate, "arrival %s was already received", a.EventID)
 		} else if !errors.Is(err, ErrNotFound) {
 			return err
 		}
@@ -259,7 +251,7 @@ func (n *Node) HandleArrival(ctx context.Context, a huiyan.Arrival) error {
 		return tx.MarkEventSeen(a.Device, a.EventID, v.ID, now)
 	})
 	if err != nil {
-		if huiyan.ErrorCode(err) != EDuplicate {
+		if huiyan.ErrorCode(err) != firmware.EDuplicate {
 			n.log.Error("arrival not recorded", "event", a.EventID, "device", a.Device, "err", err)
 		}
 		return err

@@ -12,6 +12,7 @@ import (
 	"huiyan"
 	"huiyan/edge"
 	"huiyan/edge/bolt"
+	firmware "huiyan/firmware-contracts"
 )
 
 // clock is a settable test clock.
@@ -268,17 +269,17 @@ func TestNode_Refusals(t *testing.T) {
 		a    huiyan.Arrival
 		want string
 	}{
-		{"ErrDuplicate", a, edge.EDuplicate},
+		{"ErrDuplicate", a, firmware.EDuplicate},
 		{"ErrUnknownKey", func() huiyan.Arrival {
 			b := arrival(huiyan.ChannelCounter, "sc-01", time.Time{}, id(huiyan.IdentIDCard, tok(1)))
 			b.Idents[0].KeyID = "k9"
 			return b
-		}(), edge.EUnknownKey},
+		}(), firmware.EUnknownKey},
 		{"ErrWrongBranch", func() huiyan.Arrival {
 			b := arrival(huiyan.ChannelCounter, "sc-01", time.Time{}, id(huiyan.IdentIDCard, tok(1)))
 			b.Branch = "B002"
 			return b
-		}(), edge.EWrongBranch},
+		}(), firmware.EWrongBranch},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := n.HandleArrival(ctx, tc.a)

@@ -74,6 +74,13 @@ const (
 	// id, so only the edge returns it; it is listed here so that all reject
 	// codes live in one place.
 	EUnknownKey = "unknown_key"
+	// EDuplicate: the arrival's id was already received and committed; the
+	// device resent it (QoS 1 redelivery). Nothing was recorded twice. Only
+	// the edge returns it.
+	EDuplicate = "duplicate"
+	// EWrongBranch: the topic or payload names another branch than the
+	// edge's. Only the edge returns it.
+	EWrongBranch = "wrong_branch"
 )
 
 // Codes returns every reject code of this package, in the order of the
@@ -83,6 +90,6 @@ func Codes() []string {
 		ETooLarge, EBadJSON, EDuplicateKey, EUnknownField, EBadVersion,
 		EBadID, EBadTimestamp, EBadDevice, EBadChannel, ETopicMismatch,
 		EBadIdents, EBadKind, EBadKey, EBadToken, EBadAttrs, EBadCode,
-		EBadSpin, EBadField, EBadTopic, EBadStatus, EUnknownKey,
+		EBadSpin, EBadField, EBadTopic, EBadStatus, EUnknownKey, EDuplicate, EWrongBranch,
 	}
 }

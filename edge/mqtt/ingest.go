@@ -17,11 +17,6 @@ import (
 	firmware "huiyan/firmware-contracts"
 )
 
-// EWrongBranch is the reject code for a message on a topic of another
-// branch than the edge's. The edge subscribes only to its own branch, so
-// only a broker that routes other branches' messages to it can cause it.
-const EWrongBranch = "wrong_branch"
-
 // ErrNotConnected is returned by the publish helpers when Run is not
 // running or has not connected yet. Once it has, they wait (up to their
 // ctx) through reconnections.
@@ -81,14 +76,14 @@ type IngestConfig struct {
 }
 
 // NewRejectedCounter returns huiyan_edge_rejected_total{code} (DESIGN.md,
-// "MQTT contract"), with every code of firmware.Codes() and EWrongBranch
+// "MQTT contract"), with every code of firmware.Codes()
 // initialised to zero. The caller registers it.
 func NewRejectedCounter() *prometheus.CounterVec {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "huiyan_edge_rejected_total",
 		Help: "Device messages the edge refused and answered on the reject topic, by reject code.",
 	}, []string{"code"})
-	for _, code := range append(firmware.Codes(), EWrongBranch) {
+	for _, code := range firmware.Codes() {
 		c.WithLabelValues(code)
 	}
 	return c
@@ -371,7 +366,7 @@ func (in *Ingest) process(ctx context.Context, m paho.Message) outcome {
 	}
 	if t.Branch != in.cfg.Branch {
 		return in.refuse(ctx, t.Branch, t.Device, m,
-			huiyan.Errorf(EWrongBranch, "topic: this edge serves branch %s, the topic names another branch", in.cfg.Branch))
+			huiyan.Errorf(firmware.EWrongBranch, "topic: this edge serves branch %s, the topic names another branch", in.cfg.Branch))
 	}
 	switch t.Kind {
 	case firmware.TopicArrival:

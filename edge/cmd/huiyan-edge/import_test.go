@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"huiyan/edge"
 	"huiyan/edge/bolt"
@@ -107,7 +108,7 @@ func TestOperations(t *testing.T) {
 	}
 	dev := newDevice(t, m.BrokerURL(), "sc-03")
 	dev.publishRaw(mustTopic(t, "counter", "sc-03"), []byte(`{"v":1}`))
-	if r := dev.reject(10e9); r.Code == "" {
+	if r := dev.reject(10 * time.Second); r.Code == "" {
 		t.Fatal("no reject code")
 	}
 	resp, err = http.Get(base + "/metrics")
