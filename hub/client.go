@@ -38,6 +38,9 @@ func EventsPath(branch string) string { return pathBranches + branch + "/events"
 // AppliedPath returns the path an edge posts its AppliedReport to.
 func AppliedPath(branch string) string { return pathBranches + branch + "/applied" }
 
+// StatusPath is the path of a branch's edge heartbeat.
+func StatusPath(branch string) string { return pathBranches + branch + "/status" }
+
 // maxErrorBody bounds what the Client reads of an error answer, and
 // maxSmallBody of the answers to events and keys.
 const (
@@ -518,6 +521,21 @@ func (c *Client) ReportApplied(ctx context.Context, branch string, report Applie
 		return fmt.Errorf("hub client: %w", err)
 	}
 	if err := c.postJSON(ctx, AppliedPath(branch), &report, nil); err != nil {
+		return fmt.Errorf("hub client: %w", err)
+	}
+	return nil
+}
+
+// ReportStatus sends the edge's heartbeat (POST /v1/branches/{branch}/status
+// with an EdgeStatus). The status is validated first.
+func (c *Client) ReportStatus(ctx context.Context, branch string, status EdgeStatus) error {
+	if err := checkBranch(branch); err != nil {
+		return err
+	}
+	if err := status.Validate(); err != nil {
+		return fmt.Errorf("hub client: %w", err)
+	}
+	if err := c.postJSON(ctx, StatusPath(branch), &status, nil); err != nil {
 		return fmt.Errorf("hub client: %w", err)
 	}
 	return nil
