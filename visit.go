@@ -61,6 +61,13 @@ type Touchpoint struct {
 	Channel Channel
 	Device  string
 	At      time.Time
+	// Refused is why an e-code scan does not prove the customer was there
+	// (an edge/ecode verdict: "expired", "forged", "wrong_branch",
+	// "unknown_subject"); empty for a scan that counts and for every other
+	// channel. A refused scan is on the visit's record, but it never
+	// converts the visit, never credits a staff member and never lets the
+	// customer spin the prize wheel.
+	Refused string
 }
 
 // Visit is a customer's presence at a branch: the first arrival signal opens

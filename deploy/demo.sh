@@ -67,7 +67,7 @@ pids+=($!)
 wait_for "http://$http/healthz" "${pids[-1]}" "$dir/edge.log" huiyan-edge '"snapshot_version":[1-9]'
 
 echo "== simulated devices: 4 super-counters, an e-code display, a prize wheel (log: $dir/devsim.log)"
-"$bin/huiyan-devsim" run -data "$dir/hq" -branch "$branch" -broker "tcp://$mqtt" -rate 0.3 -duration 8h -followup 40s >"$dir/devsim.log" 2>&1 &
+"$bin/huiyan-devsim" run -data "$dir/hq" -branch "$branch" -broker "tcp://$mqtt" -edge "http://$http" -rate 0.3 -duration 8h -followup 40s >"$dir/devsim.log" 2>&1 &
 pids+=($!)
 
 cat <<MSG
@@ -75,7 +75,8 @@ cat <<MSG
   PAD app:   http://$http/
   Log in as lobby-$branch (also wealth-$branch, account-$branch, supervisor-$branch), PIN 246810.
   Edge:      http://$http/healthz     http://$http/metrics
-  Hub:       http://$hubhttp/v1/cluster   (admin token in $dir/hub/admin.token)
+  E-code:    http://$http/ecode/ecode-01   (the branch e-code display, a new code every minute)
+  HQ:        http://$hubhttp/   dashboard; admin token in $dir/hub/admin.token
 
   Arrivals are flowing; Ctrl-C stops the demo.
 MSG

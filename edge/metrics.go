@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"huiyan"
+	"huiyan/edge/ecode"
 )
 
 // Metrics are the edge's Prometheus metrics. A nil *Metrics records nothing.
@@ -17,6 +18,10 @@ type Metrics struct {
 	VisitsOpened prometheus.Counter
 	VisitsClosed prometheus.Counter
 	Syncs        *prometheus.CounterVec // huiyan_edge_sync_total{result}
+	// E-codes (edge/DESIGN.md, "E-codes").
+	ECodeScans   *prometheus.CounterVec // huiyan_edge_ecode_scans_total{verdict}
+	Conversions  *prometheus.CounterVec // huiyan_edge_conversions_total{conversion}
+	StaffCredits *prometheus.CounterVec // huiyan_edge_staff_conversions_total{staff,conversion}
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -47,13 +52,31 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Hub sync attempts by result: applied, current, or the reason a manifest or chunk was refused (bad_signature, rollback, expired, chunk_hash …).",
 		}, []string{"result"}),
 	}
+	m.ECodeScans = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "huiyan_edge_ecode_scans_total",
+		Help: "E-code scans by verdict: ok and legacy count as presence; expired, forged, wrong_branch and unknown_subject are recorded but never convert; unverified without an e-code key.",
+	}, []string{"verdict"})
+	m.Conversions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "huiyan_edge_conversions_total", Help: "Mobile-banking conversions detected, once per visit: activated (促活) or new_user (拉新).",
+	}, []string{"conversion"})
+	m.StaffCredits = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "huiyan_edge_staff_conversions_total",
+		Help: "Conversions credited to a staff member by their marketing code (营销e码), when credited (at the conversion, or by a later scan of their code after the branch code converted); the branch's own are conversions_total minus these.",
+	}, []string{"staff", "conversion"})
 	for _, c := range huiyan.Channels {
 		m.Arrivals.WithLabelValues(string(c))
 	}
+	for _, v := range ecode.Verdicts {
+		m.ECodeScans.WithLabelValues(string(v))
+	}
+	m.ECodeScans.WithLabelValues(string(Unverified))
+	m.Conversions.WithLabelValues(string(huiyan.ConversionActivated))
+	m.Conversions.WithLabelValues(string(huiyan.ConversionNewUser))
 	m.Recognised.WithLabelValues("known")
 	m.Recognised.WithLabelValues("new_face")
 	if reg != nil {
-		reg.MustRegister(m.Arrivals, m.Recognised, m.Rejected, m.ArrivalToPAD, m.VisitsOpened, m.VisitsClosed, m.Syncs)
+		reg.MustRegister(m.Arrivals, m.Recognised, m.Rejected, m.ArrivalToPAD, m.VisitsOpened, m.VisitsClosed, m.Syncs,
+			m.ECodeScans, m.Conversions, m.StaffCredits)
 	}
 	return m
 }
@@ -90,5 +113,20 @@ func (m *Metrics) closed(n int) {
 func (m *Metrics) sync(result string) {
 	if m != nil {
 		m.Syncs.WithLabelValues(result).Inc()
+	}
+}
+
+// scan counts a committed e-code scan: its verdict, the conversion it made
+// and the staff member it credited.
+func (m *Metrics) scan(sc scan) {
+	if m == nil {
+		return
+	}
+	m.ECodeScans.WithLabelValues(string(sc.verdict)).Inc()
+	if sc.converted != huiyan.ConversionNone {
+		m.Conversions.WithLabelValues(string(sc.converted)).Inc()
+	}
+	if sc.credited != "" {
+		m.StaffCredits.WithLabelValues(sc.credited, string(sc.creditFor)).Inc()
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"huiyan"
+	"huiyan/edge/ecode"
 	firmware "huiyan/firmware-contracts"
 )
 
@@ -30,9 +31,14 @@ type Config struct {
 	// CloseEvery is how often open visits are checked for expiry.
 	CloseEvery time.Duration
 	Rules      *RuleSet // default DefaultRules
-	Clock      func() time.Time
-	Logger     *slog.Logger
-	Metrics    *Metrics // may be nil
+	// ECode verifies the codes of e-code scans (edge/DESIGN.md,
+	// "E-codes"). Nil leaves them unverified: every scan counts as a scan
+	// of the branch code, as before e-codes rotated; huiyan-edge always
+	// sets one.
+	ECode   *ecode.Issuer
+	Clock   func() time.Time
+	Logger  *slog.Logger
+	Metrics *Metrics // may be nil
 }
 
 // Node is a branch edge: it turns decoded arrivals into visits, profiles and
@@ -178,8 +184,10 @@ func (n *Node) HandleArrival(ctx context.Context, a huiyan.Arrival) error {
 	var recognised, opened bool
 	var visit *huiyan.Visit
 	var seq uint64
+	var sc scan
 	err := n.store.Update(ctx, func(tx Tx) error {
 		evs = evs[:0]
+		sc = scan{present: true}
 		if _, err := tx.EventSeen(a.Device, a.EventID); err == nil {
 			return huiyan.Errorf(firmware.EDuplicate, "arrival %s was already received", a.EventID)
 		} else if !errors.Is(err, ErrNotFound) {
@@ -190,11 +198,27 @@ func (n *Node) HandleArrival(ctx context.Context, a huiyan.Arrival) error {
 			return err
 		}
 		recognised = c != nil
+		if a.Channel == huiyan.ChannelECode {
+			if sc, err = n.verifyScan(tx, a.Code, now); err != nil {
+				return err
+			}
+		}
 		subject, v, err := n.findVisit(tx, c, idents, now, &evs)
 		if err != nil {
 			return err
 		}
+		if !sc.present && v == nil {
+			// A scan that proves no presence opens no visit: the customer
+			// is elsewhere, and a card would send staff looking for them.
+			// It is received all the same (a redelivery is a duplicate),
+			// counted and logged; any visit closed on the way is published.
+			visit = nil
+			return tx.MarkEventSeen(a.Device, a.EventID, "", now)
+		}
 		tp := huiyan.Touchpoint{EventID: a.EventID, Channel: a.Channel, Device: a.Device, At: touchTime(a.At, now)}
+		if !sc.present {
+			tp.Refused = string(sc.verdict)
+		}
 		var before *huiyan.Visit // the visit as it was, for the outbox
 		if v != nil {
 			b := *v
@@ -207,12 +231,14 @@ func (n *Node) HandleArrival(ctx context.Context, a huiyan.Arrival) error {
 				v.CustomerID, v.MBankAtOpen = c.ID, c.MBankStatus
 			}
 		}
-		v.LastSeenAt = now
+		if sc.present {
+			// Only a presence keeps the visit open: a refused scan is on
+			// record, but the customer was not seen.
+			v.LastSeenAt = now
+		}
 		v.Touchpoints = append(v.Touchpoints, tp)
-		if a.Channel == huiyan.ChannelECode && c != nil && v.Converted == huiyan.ConversionNone {
-			if conv := huiyan.ConversionFor(v.MBankAtOpen); conv != huiyan.ConversionNone {
-				v.Converted, v.ConvertedAt = conv, now
-			}
+		if a.Channel == huiyan.ChannelECode && sc.present && c != nil {
+			sc.convert(v, now)
 		}
 		if err := tx.PutVisit(v, subject); err != nil {
 			return err
@@ -239,7 +265,7 @@ func (n *Node) HandleArrival(ctx context.Context, a huiyan.Arrival) error {
 				evs = append(evs, *e)
 			}
 		}
-		for i := range evs {
+		for i := vi; i < len(evs); i++ { // visits closed on the way are in the feed already
 			if err := tx.AppendFeed(&evs[i]); err != nil {
 				return err
 			}
@@ -256,12 +282,33 @@ func (n *Node) HandleArrival(ctx context.Context, a huiyan.Arrival) error {
 		}
 		return err
 	}
-	n.devices[a.Device] = a.Channel
 	n.publish(evs)
+	if a.Channel == huiyan.ChannelECode {
+		n.m.scan(sc)
+		if !sc.present {
+			// The subject (a display or staff id, never customer data) says
+			// whose code was replayed: a staff code scanned from afar is
+			// how marketing credit would be farmed.
+			n.log.Info("e-code scan proves no presence", "event", a.EventID, "device", a.Device,
+				"verdict", sc.verdict, "kind", sc.code.Kind, "subject", sc.code.Subject, "visit", visitID(visit))
+		}
+	}
+	if visit == nil { // a refused scan that joined no visit
+		n.m.arrival(a.Channel, recognised, false, n.cfg.Clock().Sub(start))
+		return nil
+	}
+	n.devices[a.Device] = a.Channel
 	n.m.arrival(a.Channel, recognised, opened, n.cfg.Clock().Sub(start))
 	n.log.Debug("arrival", "event", a.EventID, "device", a.Device, "channel", a.Channel,
 		"visit", visit.ID, "recognised", recognised, "seq", seq)
 	return nil
+}
+
+func visitID(v *huiyan.Visit) string {
+	if v == nil {
+		return ""
+	}
+	return v.ID
 }
 
 // resolve returns the customer of the first ident that has one, or nil.

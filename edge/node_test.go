@@ -54,6 +54,12 @@ func tok(n byte) string {
 // fixture: a node on a real bbolt file with three customers and a roster.
 func mustNode(t *testing.T) (*edge.Node, *clock, *recorder) {
 	t.Helper()
+	return mustNodeWith(t, nil)
+}
+
+// mustNodeWith is mustNode with changes to the node's config.
+func mustNodeWith(t *testing.T, change func(*edge.Config)) (*edge.Node, *clock, *recorder) {
+	t.Helper()
 	db, err := bolt.Open(filepath.Join(t.TempDir(), "edge.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +92,11 @@ func mustNode(t *testing.T) (*edge.Node, *clock, *recorder) {
 	}
 	clk := &clock{t: time.Date(2026, 11, 23, 9, 30, 0, 0, time.FixedZone("CST", 8*3600))}
 	rec := &recorder{}
-	n := edge.NewNode(db, edge.Config{Branch: "B001", Clock: clk.Now, CloseEvery: time.Hour})
+	cfg := edge.Config{Branch: "B001", Clock: clk.Now, CloseEvery: time.Hour}
+	if change != nil {
+		change(&cfg)
+	}
+	n := edge.NewNode(db, cfg)
 	n.SetPublisher(rec)
 	if err := n.Open(context.Background()); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 
 	"huiyan"
 	"huiyan/hub"
+	"huiyan/hub/funnel"
 )
 
 // The outbox (edge/DESIGN.md, "Outbox"): every change of a visit puts its
@@ -65,12 +67,22 @@ func outboxFor(tx Tx, seq uint64, at time.Time, before, after *huiyan.Visit, tie
 		prev = *before
 		if n := len(v.Touchpoints); n > len(prev.Touchpoints) {
 			e := ev(hub.EventTouch, at)
-			e.Channel = v.Touchpoints[n-1].Channel
+			e.Channel, e.Refused = v.Touchpoints[n-1].Channel, v.Touchpoints[n-1].Refused
 			evs = append(evs, e)
 		}
 	}
-	if prev.Converted == huiyan.ConversionNone && v.Converted != huiyan.ConversionNone {
+	switch {
+	case prev.Converted == huiyan.ConversionNone && v.Converted != huiyan.ConversionNone:
 		e := ev(hub.EventConverted, v.ConvertedAt)
+		e.Conversion, e.Staff = v.Converted, v.AttributedTo
+		evs = append(evs, e)
+	case prev.Converted != huiyan.ConversionNone && prev.AttributedTo == "" && v.AttributedTo != "":
+		// Re-attribution: a staff member's code scanned after the branch
+		// code converted the visit takes the credit (staff code beats
+		// branch code). A second converted event says so; the fold
+		// (funnel.Visit.Apply) moves the credit and counts the
+		// conversion once. At is this change, not the conversion.
+		e := ev(hub.EventConverted, at)
 		e.Conversion, e.Staff = v.Converted, v.AttributedTo
 		evs = append(evs, e)
 	}
@@ -94,12 +106,35 @@ func outboxFor(tx Tx, seq uint64, at time.Time, before, after *huiyan.Visit, tie
 	if prev.ClosedAt.IsZero() && !v.ClosedAt.IsZero() {
 		evs = append(evs, ev(hub.EventClosed, v.ClosedAt))
 	}
+	if len(evs) == 0 {
+		return nil
+	}
 	for _, e := range evs {
 		if err := tx.AppendOutbox(e); err != nil {
 			return err
 		}
 	}
-	return nil
+	return foldFunnel(tx, v.Branch, evs)
+}
+
+// foldFunnel folds a change's events into the visit's funnel facts, in the
+// transaction that puts them into the outbox: the supervisor's report
+// (Node.Report) reads the facts, the hub folds the same events with the
+// same code (funnel.Visit.Apply), so the branch screen and HQ agree to the
+// visit. The events are all of one visit.
+func foldFunnel(tx Tx, branch string, evs []hub.EventWire) error {
+	id := evs[0].Visit
+	f, err := tx.FunnelVisit(id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		f = &funnel.Visit{}
+	case err != nil:
+		return fmt.Errorf("funnel facts of visit %s: %w", id, err)
+	}
+	for i := range evs {
+		f.Apply(branch, &evs[i])
+	}
+	return tx.PutFunnelVisit(f)
 }
 
 // tierOf is the tier an opened event carries: none for a new face.
@@ -123,6 +158,11 @@ type OutboxMetrics struct {
 	// restarts, as the drops themselves do.
 	Dropped prometheus.CounterFunc
 	dropped atomic.Uint64
+	// Refused (huiyan_edge_hub_credential_refused) is 1 while the hub
+	// refuses this edge's credential (401 or 403 to the last batch): it
+	// was revoked or rotated, or the config holds a wrong one. Events keep
+	// buffering; an operator must act.
+	Refused prometheus.Gauge
 }
 
 // NewOutboxMetrics creates the metrics and registers them with reg (if not
@@ -148,8 +188,12 @@ func NewOutboxMetrics(reg prometheus.Registerer) *OutboxMetrics {
 	m.Dropped = prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "huiyan_edge_outbox_dropped_total", Help: "Visit events dropped unsent at the outbox's depth or age limit, since the store was created.",
 	}, func() float64 { return float64(m.dropped.Load()) })
+	m.Refused = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "huiyan_edge_hub_credential_refused",
+		Help: "1 while the hub refuses this edge's credential (401/403: revoked, rotated or wrong); events keep buffering until an operator fixes hub.token.",
+	})
 	if reg != nil {
-		reg.MustRegister(m.Depth, m.Oldest, m.Sent, m.Failures, m.Invalid, m.Dropped)
+		reg.MustRegister(m.Depth, m.Oldest, m.Sent, m.Failures, m.Invalid, m.Dropped, m.Refused)
 	}
 	return m
 }
@@ -180,6 +224,17 @@ func (m *OutboxMetrics) failed() {
 	}
 }
 
+func (m *OutboxMetrics) refused(yes bool) {
+	if m == nil {
+		return
+	}
+	if yes {
+		m.Refused.Set(1)
+	} else {
+		m.Refused.Set(0)
+	}
+}
+
 // SenderConfig configures a Sender. Zero values take the defaults.
 type SenderConfig struct {
 	Branch string
@@ -187,13 +242,15 @@ type SenderConfig struct {
 	// Batch is the most events one POST carries (default and at most
 	// hub.MaxEventBatch).
 	Batch int
-	// Poll is how often an empty outbox is looked at (default 1 s): new
-	// events leave within about a second.
+	// Poll is how often an empty outbox is looked at (default 1 s). New
+	// events do not wait for it: Publish wakes the sender as soon as they
+	// are committed; the poll is the safety net.
 	Poll time.Duration
 	// Backoff is the wait after a first failure (default 1 s); it doubles
-	// with every further failure up to MaxBackoff (default 30 s), with full
+	// with every further failure up to MaxBackoff (default 30 s), with
 	// jitter. The cap bounds how long a returned link waits for the first
-	// try; Kick skips the wait.
+	// try; Kick skips the wait. A refused credential (401, 403) waits the
+	// cap at once: trying sooner cannot help.
 	Backoff    time.Duration
 	MaxBackoff time.Duration
 	// WarnDepth and WarnAge are where Warn starts to warn, long before the
@@ -218,12 +275,20 @@ type Sender struct {
 	store Store
 	cfg   SenderConfig
 	log   *slog.Logger
-	kick  chan struct{}
+	kick  chan struct{} // skips any wait
+	wake  chan struct{} // new events: skips the idle poll wait only
 
 	stats     atomic.Pointer[OutboxStats] // as last seen
 	dropped0  atomic.Int64                // Dropped when first seen, -1 before
 	lastError atomic.Pointer[string]
+	// refused is the hub's refusal of the credential, nil while it is
+	// accepted (or nothing was sent yet).
+	refused atomic.Pointer[string]
+	waits   atomic.Pointer[[]time.Duration] // for tests: the waits after failures, newest last
 }
+
+// maxWaitsKept bounds the failure waits a Sender remembers for tests.
+const maxWaitsKept = 64
 
 // NewSender returns a sender on store; Run it.
 func NewSender(store Store, cfg SenderConfig) *Sender {
@@ -245,7 +310,7 @@ func NewSender(store Store, cfg SenderConfig) *Sender {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Sender{store: store, cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1)}
+	s := &Sender{store: store, cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
 	s.dropped0.Store(-1)
 	return s
 }
@@ -260,29 +325,75 @@ func (s *Sender) Kick() {
 	}
 }
 
+// Publish implements Publisher: the node calls it with every feed event
+// right after the transaction that recorded it committed, and every change
+// of a visit that puts events into the outbox records an arrival or visit
+// feed event in that same transaction (outboxFor takes its seq). So the
+// sender learns of new events at once instead of at its next poll. It
+// wakes only an idle sender: one that backs off after a failure keeps
+// waiting, so that a busy branch cannot hammer a hub that is down or
+// refuses it. It never blocks.
+func (s *Sender) Publish(e huiyan.FeedEvent) {
+	if e.Kind != huiyan.FeedArrival && e.Kind != huiyan.FeedVisit {
+		return
+	}
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Publishers passes every event to each of its publishers in order: the
+// node has one Publisher, the PAD server, the outbox sender and the
+// heartbeat all want its events. Each must not block.
+type Publishers []Publisher
+
+// Publish implements Publisher.
+func (ps Publishers) Publish(e huiyan.FeedEvent) {
+	for _, p := range ps {
+		if p != nil {
+			p.Publish(e)
+		}
+	}
+}
+
 // Run sends until ctx ends: whenever the outbox holds events, a batch at a
 // time; polling every Poll when it is empty; backing off after a failure.
 func (s *Sender) Run(ctx context.Context) error {
 	fails := 0
+	refused := false // the last failure was a refusal: said once at Error
 	for {
 		n, err := s.SendOnce(ctx)
 		var wait time.Duration
+		idle := false
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case err != nil:
 			fails++
-			wait = backoff(s.cfg.Backoff, s.cfg.MaxBackoff, fails)
-			s.log.Warn("send events to the hub", "reason", hub.Reason(err), "err", err, "failures", fails, "retry_in", wait.Round(time.Millisecond))
+			wait = s.retryWait(err, fails)
+			s.noteWait(wait)
+			switch {
+			case refusal(err) && !refused:
+				s.log.Error("hub refuses this edge's credential: visit events are kept until hub.token is fixed",
+					"reason", hub.Reason(err), "err", err, "failures", fails, "retry_in", wait.Round(time.Millisecond))
+			default:
+				s.log.Warn("send events to the hub", "reason", hub.Reason(err), "err", err, "failures", fails, "retry_in", wait.Round(time.Millisecond))
+			}
+			refused = refusal(err)
 		case n > 0:
 			if fails > 0 {
 				s.log.Info("hub reachable again; sending the outbox", "failures", fails)
 			}
-			fails = 0
+			fails, refused = 0, false
 			continue
 		default:
-			fails = 0
-			wait = s.cfg.Poll
+			fails, refused = 0, false
+			wait, idle = s.cfg.Poll, true
+		}
+		var wake <-chan struct{}
+		if idle {
+			wake = s.wake
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -292,8 +403,53 @@ func (s *Sender) Run(ctx context.Context) error {
 		case <-t.C:
 		case <-s.kick:
 			t.Stop()
+		case <-wake:
+			t.Stop()
 		}
 	}
+}
+
+// refusal reports whether err is the hub refusing the credential itself
+// (401: unknown or revoked; 403: not this branch's): no retry soon helps.
+func refusal(err error) bool {
+	return errors.Is(err, hub.ErrUnauthorized) || errors.Is(err, hub.ErrForbidden)
+}
+
+// retryWait is the wait before the next try after the fails-th failure in
+// a row: exponential backoff with jitter, and the cap at once for a
+// refused credential.
+func (s *Sender) retryWait(err error, fails int) time.Duration {
+	if refusal(err) {
+		return backoff(s.cfg.MaxBackoff, s.cfg.MaxBackoff, 1)
+	}
+	return backoff(s.cfg.Backoff, s.cfg.MaxBackoff, fails)
+}
+
+func (s *Sender) noteWait(d time.Duration) {
+	var ws []time.Duration
+	if old := s.waits.Load(); old != nil {
+		ws = append(ws, (*old)[max(0, len(*old)-maxWaitsKept+1):]...)
+	}
+	ws = append(ws, d)
+	s.waits.Store(&ws)
+}
+
+// Waits returns the waits Run chose after its most recent failures (up to
+// 64), oldest first: what tests and operators check the backoff by.
+func (s *Sender) Waits() []time.Duration {
+	if ws := s.waits.Load(); ws != nil {
+		return append([]time.Duration(nil), *ws...)
+	}
+	return nil
+}
+
+// Refused returns the hub's refusal of this edge's credential from the
+// last try, "" when it was accepted (or not tried yet).
+func (s *Sender) Refused() string {
+	if r := s.refused.Load(); r != nil {
+		return *r
+	}
+	return ""
 }
 
 // SendOnce sends the oldest batch of the outbox and deletes it once the
@@ -340,8 +496,14 @@ func (s *Sender) SendOnce(ctx context.Context) (int, error) {
 			s.cfg.Metrics.failed()
 			msg := err.Error()
 			s.lastError.Store(&msg)
+			if refusal(err) {
+				s.refused.Store(&msg)
+				s.cfg.Metrics.refused(true)
+			}
 			return 0, fmt.Errorf("post %d events: %w", len(batch.Events), err)
 		}
+		s.refused.Store(nil)
+		s.cfg.Metrics.refused(false)
 	}
 	s.lastError.Store(nil)
 	last := items[len(items)-1].Key
@@ -403,14 +565,20 @@ func (s *Sender) Stats() OutboxStats {
 }
 
 // Warn returns a one-line warning for /healthz, or "" when all is well: the
-// outbox is deeper than WarnDepth, its oldest event older than WarnAge, or
-// events were dropped at a limit since the sender started. The thresholds
-// are far below the limits, so operators hear of a dead link or hub weeks
-// before anything is lost.
+// hub refuses this edge's credential, the outbox is deeper than WarnDepth,
+// its oldest event older than WarnAge, or events were dropped at a limit
+// since the sender started. The thresholds are far below the limits, so
+// operators hear of a dead link or hub weeks before anything is lost; a
+// refused credential is said at once, since only an operator can fix it.
 func (s *Sender) Warn() string {
 	st := s.stats.Load()
 	if st == nil {
 		return ""
+	}
+	var w []string
+	if s.refused.Load() != nil {
+		w = append(w, fmt.Sprintf("hub refuses this edge's credential (revoked, rotated or a wrong hub.token): "+
+			"%d visit events kept in the outbox until an operator fixes it", st.Depth))
 	}
 	warnDepth := s.cfg.WarnDepth
 	if warnDepth <= 0 {
@@ -420,7 +588,6 @@ func (s *Sender) Warn() string {
 	if warnAge <= 0 {
 		warnAge = min(24*time.Hour, st.MaxAge/2)
 	}
-	var w []string
 	if d0 := s.dropped0.Load(); d0 >= 0 && st.Dropped > uint64(d0) {
 		w = append(w, fmt.Sprintf("%d visit events dropped unsent at the outbox limit (%d events, %s)", st.Dropped-uint64(d0), st.MaxDepth, st.MaxAge))
 	}

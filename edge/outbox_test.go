@@ -26,11 +26,12 @@ type eventsHub struct {
 	srv *httptest.Server
 
 	mu       sync.Mutex
-	mode     string // "", "down" (503, nothing stored), "lose" (store, then 502), "drop" (store, then close the connection), "hang" (store, then wait for the client to go)
+	mode     string // "", "down" (503, nothing stored), "refuse" (401, nothing stored), "lose" (store, then 502), "drop" (store, then close the connection), "hang" (store, then wait for the client to go)
 	byID     map[string]hub.EventWire
 	order    []string
 	received map[string]int // how many times each id was posted
 	posts    int
+	postedAt []time.Time   // when each post came
 	hanging  chan struct{} // closed when a "hang" request has stored its batch
 }
 
@@ -56,10 +57,18 @@ func (h *eventsHub) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	h.mu.Lock()
 	h.posts++
+	h.postedAt = append(h.postedAt, time.Now())
 	mode := h.mode
-	if mode == "down" {
+	switch mode {
+	case "down":
 		h.mu.Unlock()
 		http.Error(w, "unavailable", http.StatusServiceUnavailable)
+		return
+	case "refuse":
+		h.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_ = json.NewEncoder(w).Encode(hub.ErrorResponse{Code: "unauthorized", Message: "unknown or revoked credential"})
 		return
 	}
 	var ack hub.EventAck
@@ -490,5 +499,168 @@ func TestSender_NoCustomerData(t *testing.T) {
 		if ev.Kind == hub.EventOpened && ev.Recognised && (ev.Tier == "" || ev.MBankAtOpen == "") {
 			t.Errorf("opened event %s of a known customer without tier or status: %s", ev.ID, s)
 		}
+	}
+}
+
+func (h *eventsHub) postCount() int { h.mu.Lock(); defer h.mu.Unlock(); return h.posts }
+
+// TestSender_WakesOnCommit: with a poll far longer than the test, events
+// still reach the hub, in order, because the node's publisher wakes the
+// sender right after each commit.
+func TestSender_WakesOnCommit(t *testing.T) {
+	h := newEventsHub(t)
+	e := mustOutboxEdge(t, filepath.Join(t.TempDir(), "edge.db"), newClock())
+	s := mustSender(t, e, h, nil, edge.SenderConfig{Poll: time.Hour})
+	e.node.SetPublisher(edge.Publishers{e.rec, s})
+	runSender(t, s)
+	// Run looked at the empty outbox once and now waits for an hour.
+	poll(t, "the first look", func() bool { return s.Stats().MaxDepth > 0 })
+	if n := h.postCount(); n != 0 {
+		t.Fatalf("%d posts before any event", n)
+	}
+
+	v1, v2, v3 := scriptedDay(t, e)
+	poll(t, "every event at the hub", func() bool { return h.stored() == wantScripts })
+	checkDay(t, h, v1, v2, v3)
+	poll(t, "an empty outbox", func() bool { return outboxStats(t, e.db).Depth == 0 })
+
+	// One more change, one more wake-up.
+	if err := e.node.HandleArrival(t.Context(), arrival(huiyan.ChannelCounter, "sc-01", e.clk.Now(), id(huiyan.IdentIDCard, tok(1)))); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "the new visit's opening at the hub", func() bool { return h.stored() == wantScripts+1 })
+}
+
+// TestSender_Refused: a hub that refuses the credential (401) is tried
+// once per MaxBackoff, however many events the branch commits; the
+// outbox keeps everything, /healthz and the metric name the refusal, and
+// when the credential works again everything arrives once, in order.
+func TestSender_Refused(t *testing.T) {
+	const maxBackoff = 60 * time.Millisecond
+	h := newEventsHub(t)
+	h.setMode("refuse")
+	e := mustOutboxEdge(t, filepath.Join(t.TempDir(), "edge.db"), newClock())
+	reg := prometheus.NewRegistry()
+	m := edge.NewOutboxMetrics(reg)
+	s := mustSender(t, e, h, m, edge.SenderConfig{Poll: time.Hour, Backoff: time.Millisecond, MaxBackoff: maxBackoff})
+	e.node.SetPublisher(edge.Publishers{e.rec, s})
+
+	// Events first, so that the first try is refused.
+	v1, v2, v3 := scriptedDay(t, e)
+	began := time.Now()
+	runSender(t, s)
+	poll(t, "three refused posts", func() bool { return h.postCount() >= 3 })
+	// Commits during the refusal must not wake the sender.
+	for i := range 20 {
+		if err := e.node.HandleArrival(t.Context(), arrival(huiyan.ChannelCounter, "sc-02", e.clk.Now(), id(huiyan.IdentIDCard, tok(byte(5+i%3))))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	poll(t, "two more refused posts", func() bool { return h.postCount() >= 5 })
+	elapsed := time.Since(began)
+	posts := h.postCount()
+	// Every wait after a refusal is at least half the cap, so in elapsed
+	// there is room for at most elapsed/(cap/2) + 1 posts (a lower bound
+	// on sleeping, never an upper one: this cannot flake on a slow box).
+	if limit := int(elapsed/(maxBackoff/2)) + 1; posts > limit {
+		t.Errorf("%d posts in %s, want at most %d (one per backoff at the cap)", posts, elapsed, limit)
+	}
+	for i, w := range s.Waits() {
+		if w < maxBackoff/2 || w > maxBackoff {
+			t.Errorf("wait %d after a refusal = %s, want within [%s, %s]: the cap at once", i, w, maxBackoff/2, maxBackoff)
+		}
+	}
+	if w := s.Warn(); !strings.Contains(w, "hub refuses this edge's credential") {
+		t.Errorf("warn=%q, want it to name the refused credential", w)
+	}
+	if s.Refused() == "" {
+		t.Error("Refused()=\"\", want the refusal")
+	}
+	if got := metric(t, reg, "huiyan_edge_hub_credential_refused"); got != 1 {
+		t.Errorf("huiyan_edge_hub_credential_refused=%v, want 1", got)
+	}
+	st := outboxStats(t, e.db)
+	if st.Dropped != 0 || st.Depth < wantScripts+20 {
+		t.Errorf("outbox %+v, want everything kept (at least %d events, none dropped)", st, wantScripts+20)
+	}
+	if h.stored() != 0 {
+		t.Fatalf("hub stored %d events while refusing", h.stored())
+	}
+
+	// The operator fixes the credential; a successful sync kicks.
+	h.setMode("")
+	s.Kick()
+	poll(t, "an empty outbox", func() bool { return outboxStats(t, e.db).Depth == 0 })
+	got := h.kindsByVisit()
+	for v, want := range map[string][]hub.EventKind{v1: wantV1, v2: wantV2, v3: wantV3} {
+		if !slices.Equal(got[v], want) {
+			t.Errorf("visit %s: hub has %v, want %v", v, got[v], want)
+		}
+	}
+	if n := h.stored(); n != st.Depth {
+		t.Errorf("hub stored %d events, want the %d buffered", n, st.Depth)
+	}
+	poll(t, "the refusal cleared", func() bool { return s.Refused() == "" && s.Warn() == "" })
+	if got := metric(t, reg, "huiyan_edge_hub_credential_refused"); got != 0 {
+		t.Errorf("huiyan_edge_hub_credential_refused=%v, want 0", got)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for id, n := range h.received {
+		if n != 1 {
+			t.Errorf("event %s stored after %d posts, want 1", id, n)
+		}
+	}
+}
+
+// TestSender_BackoffGrows: waits after failures of an unavailable hub
+// double from Backoff up to MaxBackoff (each within the jitter of its
+// step), and Publish does not cut a backoff short.
+func TestSender_BackoffGrows(t *testing.T) {
+	const base, maxBackoff = 2 * time.Millisecond, 32 * time.Millisecond
+	h := newEventsHub(t)
+	h.setMode("down")
+	e := mustOutboxEdge(t, filepath.Join(t.TempDir(), "edge.db"), newClock())
+	s := mustSender(t, e, h, nil, edge.SenderConfig{Poll: time.Hour, Backoff: base, MaxBackoff: maxBackoff})
+	e.node.SetPublisher(edge.Publishers{e.rec, s})
+	runSender(t, s)
+	scriptedDay(t, e) // its first commit wakes the idle sender: the first failure
+	// Commits keep coming while it backs off; none may cut a wait short.
+	for i := 0; len(s.Waits()) < 8; i++ {
+		if i == 500 {
+			t.Fatalf("only %d failures after %d arrivals", len(s.Waits()), i)
+		}
+		if err := e.node.HandleArrival(t.Context(), arrival(huiyan.ChannelCounter, "sc-02", e.clk.Now(), id(huiyan.IdentIDCard, tok(byte(5+i%3))))); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond) // pace the arrivals: a few hundred at most
+	}
+	ws := s.Waits()[:8]
+	h.mu.Lock()
+	at := slices.Clone(h.postedAt)
+	h.mu.Unlock()
+	var slept time.Duration
+	for _, w := range ws[:7] {
+		slept += w
+	}
+	// Post 8 follows waits 1 to 7; a wait cut short would make it early.
+	if len(at) < 8 || at[7].Sub(at[0]) < slept {
+		t.Errorf("posts 1 to 8 %s apart, want at least the %s of waits between them", at[7].Sub(at[0]), slept)
+	}
+	step := base
+	for i, w := range ws {
+		if w < step/2 || w > step {
+			t.Errorf("wait %d = %s, want within [%s, %s]", i+1, w, step/2, step)
+		}
+		step = min(2*step, maxBackoff)
+	}
+	if ws[7] < maxBackoff/2 {
+		t.Errorf("eighth wait %s, want at the cap %s", ws[7], maxBackoff)
+	}
+	if w := s.Warn(); strings.Contains(w, "credential") {
+		t.Errorf("warn=%q: an unavailable hub is not a refused credential", w)
+	}
+	if st := outboxStats(t, e.db); st.Depth < wantScripts || st.Dropped != 0 {
+		t.Errorf("outbox %+v, want every event kept", st)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"huiyan"
 	"huiyan/hub"
+	"huiyan/hub/funnel"
 )
 
 // ErrNotFound is returned by Tx lookups for a missing record.
@@ -106,6 +107,18 @@ type Tx interface {
 	// returns how many it dropped. AppendOutbox does the same on every
 	// append; TrimOutbox is for a branch that records nothing for weeks.
 	TrimOutbox(now time.Time) (int, error)
+
+	// FunnelVisit returns the funnel facts of a visit: the fold
+	// (funnel.Visit.Apply) of every hub event its changes put into the
+	// outbox. ErrNotFound when there are none.
+	FunnelVisit(id string) (*funnel.Visit, error)
+	// PutFunnelVisit stores a visit's facts, indexed by the day (China
+	// Standard Time, funnel.Day) the visit opened. Facts without an
+	// opening are not stored: no report counts them.
+	PutFunnelVisit(v *funnel.Visit) error
+	// FunnelVisits calls fn with the facts of every visit that opened on a
+	// day from through to (YYYY-MM-DD, inclusive), reading only those days.
+	FunnelVisits(from, to string, fn func(*funnel.Visit) error) error
 }
 
 // OutboxItem is one event in the outbox with its key: keys grow in commit

@@ -72,8 +72,14 @@ func Fixtures() []Fixture {
 	add("", "counter-chinese-attr", counter, `{"v":1,"id":"sc-01-000128","ts":"2026-11-23T09:35:00+08:00","device":"sc-01","channel":"counter","idents":[{"kind":"idcard","key":"k1","token":"{ID}"}],"attrs":{"business":"补换卡","queue.ticket":"A-017","note":"柜台 3 & 4"}}`)
 	add("", "counter-branch-with-hyphen", "huiyan/v1/0571-0001/arrival/counter/sc_02", `{"v":1,"id":"1","ts":"2026-11-23T09:36:00+08:00","device":"sc_02","channel":"counter","idents":[{"kind":"idcard","key":"k1","token":"{ID}"}]}`)
 	add("", "unknown-key-id", counter, `{"v":1,"id":"sc-01-000129","ts":"2026-11-23T09:37:00+08:00","device":"sc-01","channel":"counter","idents":[{"kind":"idcard","key":"k9","token":"{ID}"}]}`)
-	add("", "ecode-mbank-idcard", ecode, `{"v":1,"id":"ec-01-000001","ts":"2026-11-23T09:40:00.001+08:00","device":"ec-01","channel":"ecode","idents":[{"kind":"mbank","key":"k1","token":"{MB}"},{"kind":"idcard","key":"k1","token":"{ID}"}],"code":"https://ecode.example.invalid/b/B001?src=lobby&v=2"}`)
-	add("", "ecode-staff-code", ecode, `{"v":1,"id":"ec-01-000002","ts":"2026-11-23T09:41:00+08:00","device":"ec-01","channel":"ecode","idents":[{"kind":"mbank","key":"k1","token":"{MB2}"}],"code":"STAFF:lobby-B001","attrs":{"app_version":"9.1.0"}}`)
+	// E-code scans carry the scanned text as it was: a branch or staff
+	// e-code (HY1…, edge/ecode/README.md; these are from its test
+	// vectors), alone or at the end of a URL, or a static printed code.
+	// Whether the code is fresh, authentic and of this branch is the
+	// edge's verdict (it needs the branch key and the clock), not Decode's.
+	add("", "ecode-mbank-idcard", ecode, `{"v":1,"id":"ec-01-000001","ts":"2026-11-23T09:40:00.001+08:00","device":"ec-01","channel":"ecode","idents":[{"kind":"mbank","key":"k1","token":"{MB}"},{"kind":"idcard","key":"k1","token":"{ID}"}],"code":"https://mbank.example.invalid/ecode?c=HY1.b.B001.ecode-01.60.29923290.Npv7WcP66x-Y2bJgwTQScw"}`)
+	add("", "ecode-staff-code", ecode, `{"v":1,"id":"ec-01-000002","ts":"2026-11-23T09:41:00+08:00","device":"ec-01","channel":"ecode","idents":[{"kind":"mbank","key":"k1","token":"{MB2}"}],"code":"HY1.s.B001.lobby-B001.60.29923290._ZM6Ek7OkCeBwy7dGmiRBw","attrs":{"app_version":"9.1.0"}}`)
+	add("", "ecode-static-printed-code", ecode, `{"v":1,"id":"ec-01-000010","ts":"2026-11-23T09:42:00+08:00","device":"ec-01","channel":"ecode","idents":[{"kind":"mbank","key":"k1","token":"{MB}"}],"code":"https://ecode.example.invalid/b/B001?src=lobby&v=2"}`)
 	add("", "ecode-max", ecode, maxECode())
 	add("", "wheel-mbank", wheel, `{"v":1,"id":"wh-01-000001","ts":"2026-11-23T10:00:00+08:00","device":"wh-01","channel":"wheel","idents":[{"kind":"mbank","key":"k1","token":"{MB}"}],"spin":"spin-20261123-0001"}`)
 	add("", "wheel-mbank-phone", wheel, `{"v":1,"id":"wh-01-000002","ts":"2026-11-23T10:01:00+08:00","device":"wh-01","channel":"wheel","idents":[{"kind":"phone","key":"k1","token":"{PH}"},{"kind":"mbank","key":"k1","token":"{MB2}"}],"spin":"a.b:c_d-e"}`)

@@ -75,7 +75,7 @@ type Arrival struct {
 	Channel string            `json:"channel"`
 	Idents  []Ident           `json:"idents"`
 	Attrs   map[string]string `json:"attrs,omitempty"`
-	Code    string            `json:"code,omitempty"` // ecode only
+	Code    string            `json:"code,omitempty"` // ecode only: the scanned text, as scanned (an HY1 e-code: edge/ecode/README.md)
 	Spin    string            `json:"spin,omitempty"` // wheel only
 }
 

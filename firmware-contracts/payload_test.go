@@ -360,6 +360,49 @@ func TestEncodeWheelResult(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	t.Run("Reasons", func(t *testing.T) {
+		for _, reason := range firmware.WheelReasons() {
+			r := firmware.WheelResult{ID: "wh-01-000001", Spin: "spin-1", PrizeName: "谢谢参与", PrizeNameEN: "Thanks for playing",
+				Reason: reason, TS: now.Format(firmware.ReplyTimeLayout)}
+			b, err := r.Encode()
+			if err != nil {
+				t.Fatalf("reason %s: %v", reason, err)
+			}
+			validate(t, "wheel-result.schema.json", b)
+			got, err := firmware.DecodeWheelResult(b)
+			r.V = 1
+			if err != nil || got != r {
+				t.Fatalf("DecodeWheelResult = %+v, %v, want %+v", got, err, r)
+			}
+		}
+	})
+	t.Run("ErrReason", func(t *testing.T) {
+		ts := now.Format(firmware.ReplyTimeLayout)
+		for _, r := range []firmware.WheelResult{
+			{ID: "wh-1", Spin: "s", Prize: "cup", PrizeName: "保温杯", Reason: firmware.WheelNoPrize, TS: ts}, // a win has no reason
+			{ID: "wh-1", Spin: "s", PrizeName: "谢谢参与", Reason: "wheel_broken", TS: ts},                     // the edge sends known reasons only
+			{ID: "wh-1", Spin: "s", PrizeName: "谢谢参与", Reason: "No_Prize", TS: ts},
+			{ID: "wh-1", Spin: "s", Prize: "cup", PrizeName: "保温杯", PrizeNameEN: "a\tb", TS: ts},
+		} {
+			if _, err := r.Encode(); huiyan.ErrorCode(err) != huiyan.EInvalid {
+				t.Errorf("Encode(%+v): err=%v, want code %q", r, err, huiyan.EInvalid)
+			}
+		}
+	})
+}
+
+// TestWheelResultSchemaAgreement checks that the schema and
+// DecodeWheelResult give every wheel result fixture the same verdict.
+func TestWheelResultSchemaAgreement(t *testing.T) {
+	for _, f := range firmware.WheelResultFixtures() {
+		t.Run(f.Name, func(t *testing.T) {
+			ok, serr := schemaValid(t, "wheel-result.schema.json", []byte(f.Payload))
+			_, derr := firmware.DecodeWheelResult([]byte(f.Payload))
+			if ok != f.Valid || (derr == nil) != f.Valid {
+				t.Fatalf("valid=%v, but schema says %v (%v) and DecodeWheelResult says %v", f.Valid, ok, serr, derr)
+			}
+		})
+	}
 }
 
 func TestCodes(t *testing.T) {

@@ -48,6 +48,8 @@ func TestSchemaPatterns(t *testing.T) {
 		{wheel, []string{"properties", "spin", "pattern"}, spinPattern},
 		{wheel, []string{"properties", "prize", "pattern"}, prizePattern},
 		{wheel, []string{"properties", "prize_name", "pattern"}, textPattern},
+		{wheel, []string{"properties", "prize_name_en", "pattern"}, textPattern},
+		{wheel, []string{"properties", "reason", "pattern"}, wheelReasonPattern},
 	} {
 		if got := get(tt.doc, tt.path...); got != tt.want {
 			t.Errorf("%v: schema has %q, Go has %q", tt.path, got, tt.want)
@@ -64,6 +66,18 @@ func TestSchemaPatterns(t *testing.T) {
 	} {
 		if got := get(arrival, tt.path...); got != tt.want {
 			t.Errorf("%v: schema has %v, Go has %v", tt.path, got, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		path []string
+		want float64
+	}{
+		{[]string{"properties", "prize_name", "maxLength"}, MaxPrizeNameLen},
+		{[]string{"properties", "prize_name_en", "maxLength"}, MaxPrizeNameLen},
+		{[]string{"properties", "reason", "maxLength"}, MaxWheelReasonLen},
+	} {
+		if got := get(wheel, tt.path...); got != tt.want {
+			t.Errorf("wheel result %v: schema has %v, Go has %v", tt.path, got, tt.want)
 		}
 	}
 }

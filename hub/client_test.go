@@ -661,6 +661,16 @@ func TestEventWire_Validate(t *testing.T) {
 		{"ConversionNone", func(e *hub.EventWire) {
 			*e = hub.EventWire{ID: "e", Kind: hub.EventConverted, At: now, Visit: "v"}
 		}, false},
+		{"OK/RefusedScan", func(e *hub.EventWire) {
+			*e = hub.EventWire{ID: "e", Kind: hub.EventTouch, At: now, Visit: "v", Channel: huiyan.ChannelECode, Refused: "expired"}
+		}, true},
+		{"RefusedCounter", func(e *hub.EventWire) {
+			*e = hub.EventWire{ID: "e", Kind: hub.EventTouch, At: now, Visit: "v", Channel: huiyan.ChannelCounter, Refused: "expired"}
+		}, false},
+		{"RefusedOpening", func(e *hub.EventWire) { e.Channel, e.Refused = huiyan.ChannelECode, "forged" }, false},
+		{"RefusedNotACode", func(e *hub.EventWire) {
+			*e = hub.EventWire{ID: "e", Kind: hub.EventTouch, At: now, Visit: "v", Channel: huiyan.ChannelECode, Refused: "Expired!"}
+		}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := testEvent("e1")

@@ -55,7 +55,7 @@ func (k EventKind) Valid() bool {
 // Which fields a kind uses:
 //
 //	opened     channel, recognised, mbank_at_open and tier (recognised only)
-//	touch      channel
+//	touch      channel; refused for an e-code scan that proved no presence
 //	claimed    staff
 //	released   staff
 //	outcome    staff, outcome
@@ -73,6 +73,11 @@ type EventWire struct {
 	Staff       string             `json:"staff,omitempty"`
 	Outcome     huiyan.Outcome     `json:"outcome,omitempty"`
 	Conversion  huiyan.Conversion  `json:"conversion,omitempty"`
+	// Refused is, on a touch of channel ecode only, why the scanned code
+	// proved no presence (an edge/ecode verdict such as "expired" or
+	// "forged"): the scan is counted as such, never as a signal of a
+	// customer in the branch.
+	Refused string `json:"refused,omitempty"`
 }
 
 // Validate reports the first field that breaks the table above, wrapping
@@ -112,6 +117,14 @@ func (e *EventWire) Validate() error {
 	case EventConverted:
 		if e.Conversion != huiyan.ConversionActivated && e.Conversion != huiyan.ConversionNewUser {
 			return bad("conversion", "want activated or new_user")
+		}
+	}
+	if e.Refused != "" {
+		switch {
+		case e.Kind != EventTouch || e.Channel != huiyan.ChannelECode:
+			return bad("refused", "only on a touch of channel ecode")
+		case len(e.Refused) > 32 || !huiyan.IsLowerSnake(e.Refused):
+			return bad("refused", "want a verdict code of at most 32 lower-case letters and _")
 		}
 	}
 	if e.Kind == EventOpened && e.Recognised {

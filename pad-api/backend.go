@@ -54,5 +54,46 @@ type Backend interface {
 	Outcome(ctx context.Context, staffID, visitID string, o huiyan.Outcome) error
 }
 
+// ReportQuery asks for the branch funnel (GET /pad/report). The server
+// checks the syntax; the Reporter fills the defaults, because it knows the
+// branch's "today".
+type ReportQuery struct {
+	// From and To are the first and last day (YYYY-MM-DD in the branch's
+	// time zone, China Standard Time), inclusive. An empty To is today; an
+	// empty From is Days-1 days before To.
+	From, To string
+	// Days is how many days up to To the report covers when From is empty
+	// (1 to MaxReportDays; 0 means 1, today alone).
+	Days int
+	// By is "" (the total only) or "day" (a row per day as well).
+	By string
+	// Format is "json" (the default) or "csv".
+	Format string
+	// Table picks the CSV: "funnel" (the default: rows and total) or
+	// "staff" (the leaderboard).
+	Table string
+}
+
+// MaxReportDays bounds the days one report covers: a year, which the
+// retention (180 days by default) never exceeds anyway.
+const MaxReportDays = 366
+
+// ReportAnswer is a report ready to send: the body and its type, and for
+// a CSV the file name the browser saves it under.
+type ReportAnswer struct {
+	ContentType string
+	Filename    string
+	Body        []byte
+}
+
+// Reporter is implemented by a Backend that can answer the branch report
+// (the supervisor's screen). The server answers GET /pad/report only for
+// the supervisor role, and 404 when the Backend is not a Reporter. Errors
+// as for Backend: EInvalid for a query it cannot answer (a range beyond
+// MaxReportDays, From after To).
+type Reporter interface {
+	Report(ctx context.Context, q ReportQuery) (ReportAnswer, error)
+}
+
 // SessionTTL is how long a PAD session lasts (DESIGN.md, "PAD login").
 const SessionTTL = 12 * time.Hour

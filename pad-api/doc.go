@@ -13,7 +13,9 @@
 // first, English switch; the language is the only thing it keeps in the
 // browser's storage), feed.js the PAD's state built from the messages
 // (cards keyed by visit id, resume by seq, filters), app.js the login, the
-// connection (reconnect with backoff, resume, stale banner) and the cards.
+// connection (reconnect with backoff, resume, stale banner) and the cards,
+// report.js the supervisor's branch report (GET /pad/report, answered by a
+// Backend that is also a Reporter, for the supervisor role only).
 // Customer data lives only in the page's memory and the cards' text: never
 // in a URL, an element attribute, storage or the console. Every answer
 // carries Cache-Control: no-store.

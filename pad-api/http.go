@@ -68,6 +68,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /pad/logout", s.handleLogout)
 	mux.HandleFunc("GET /pad/me", s.handleMe)
 	mux.HandleFunc("GET /pad/staff", s.handleStaff)
+	mux.HandleFunc("GET /pad/report", s.handleReport)
 	mux.HandleFunc("GET /pad/ws", s.serveWS)
 	mux.HandleFunc("GET /pad/asyncapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml; charset=utf-8")

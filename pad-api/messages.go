@@ -72,6 +72,10 @@ type Touchpoint struct {
 	Channel huiyan.Channel `json:"channel"`
 	Device  string         `json:"device"`
 	At      string         `json:"at"`
+	// Refused is set on an e-code scan that did not prove the customer was
+	// in the branch (an expired or forged code: "expired", "forged",
+	// "wrong_branch", "unknown_subject"); such a scan never converts.
+	Refused string `json:"refused,omitempty"`
 }
 
 // Visit is a visit on the wire. ClaimedBy is a staff id ("" when
@@ -268,7 +272,7 @@ func VisitOf(v *huiyan.Visit) Visit {
 		ClosedAt:    FormatTime(v.ClosedAt),
 	}
 	for _, tp := range v.Touchpoints {
-		w.Touchpoints = append(w.Touchpoints, Touchpoint{EventID: tp.EventID, Channel: tp.Channel, Device: tp.Device, At: FormatTime(tp.At)})
+		w.Touchpoints = append(w.Touchpoints, Touchpoint{EventID: tp.EventID, Channel: tp.Channel, Device: tp.Device, At: FormatTime(tp.At), Refused: tp.Refused})
 	}
 	return w
 }

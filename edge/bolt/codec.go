@@ -55,6 +55,19 @@ const (
 	dictV1     = 1
 	dedupeV1   = 1
 	outboxV1   = 1
+	// outboxV2 adds the event's Refused (an e-code scan that proved no
+	// presence) at the end.
+	outboxV2 = 2
+)
+
+// visitV2, feedV2 and cardV2 add a touchpoint's Refused (an e-code scan
+// that proved no presence) after its time; the nested visit of a feed
+// event or card takes its layout from the enclosing record's version. The
+// V1 layouts are still read; only V2 is written.
+const (
+	visitV2 = 2
+	feedV2  = 2
+	cardV2  = 2
 )
 
 // Enumeration tables. The index of a value is on disk: append only, never
@@ -272,6 +285,7 @@ func appendVisitBody(b []byte, v *huiyan.Visit) []byte {
 		b = appendEnum(b, channelEnum, string(tp.Channel))
 		b = appendString(b, tp.Device)
 		b = appendTime(b, tp.At)
+		b = appendString(b, tp.Refused)
 	}
 	b = appendString(b, v.ClaimedBy)
 	b = appendTime(b, v.ClaimedAt)
@@ -288,7 +302,7 @@ func appendVisitBody(b []byte, v *huiyan.Visit) []byte {
 // subject it is indexed under while open ("" once closed), so that PutVisit
 // can move or drop the index entry when the caller passes no subject.
 func appendVisit(b []byte, v *huiyan.Visit, subject string) []byte {
-	b = append(b, visitV1)
+	b = append(b, visitV2)
 	b = appendString(b, subject)
 	return appendVisitBody(b, v)
 }
@@ -352,7 +366,7 @@ func appendOptProfile(b []byte, p *huiyan.Profile) []byte {
 // appendFeed writes a feed event. Seq and At come first so that Purge can
 // read them without decoding the rest (feedHeader).
 func appendFeed(b []byte, e *huiyan.FeedEvent) []byte {
-	b = append(b, feedV1)
+	b = append(b, feedV2)
 	b = appendUvarint(b, e.Seq)
 	b = appendTime(b, e.At)
 	b = appendEnum(b, feedKindEnum, string(e.Kind))
@@ -365,7 +379,7 @@ func appendFeed(b []byte, e *huiyan.FeedEvent) []byte {
 }
 
 func appendCard(b []byte, c *huiyan.Card) []byte {
-	b = append(b, cardV1)
+	b = append(b, cardV2)
 	b = appendOptVisit(b, c.Visit)
 	b = appendOptProfile(b, c.Profile)
 	b = appendActions(b, c.Actions)
@@ -446,6 +460,24 @@ func (r *reader) fail(format string, args ...any) {
 	if r.err == nil {
 		r.err = fmt.Errorf(format+": %w", append(args, ErrCorrupt)...)
 	}
+}
+
+// versions reads the record's layout version, which must be one of
+// known, and returns it.
+func (r *reader) versions(known ...byte) byte {
+	if len(r.s) == 0 {
+		r.fail("empty")
+		return 0
+	}
+	v := r.s[0]
+	r.s = r.s[1:]
+	for _, k := range known {
+		if v == k {
+			return v
+		}
+	}
+	r.err = fmt.Errorf("version %d: %w", v, ErrRecordVersion)
+	return 0
 }
 
 // version reads the record's layout version and checks it is want.
@@ -752,7 +784,9 @@ func decodeStaff(b []byte) (*huiyan.Staff, error) {
 	return s, nil
 }
 
-func (r *reader) visit() *huiyan.Visit {
+// visit reads a visit body; withRefused says the layout has a touchpoint's
+// Refused (visitV2 and the records that nest it).
+func (r *reader) visit(withRefused bool) *huiyan.Visit {
 	v := &huiyan.Visit{
 		ID:         r.str(),
 		Branch:     r.str(),
@@ -771,6 +805,9 @@ func (r *reader) visit() *huiyan.Visit {
 				Device:  r.str(),
 				At:      r.time(),
 			}
+			if withRefused {
+				v.Touchpoints[i].Refused = r.str()
+			}
 		}
 	}
 	v.ClaimedBy = r.str()
@@ -787,9 +824,9 @@ func (r *reader) visit() *huiyan.Visit {
 
 func decodeVisit(b []byte) (v *huiyan.Visit, subject string, err error) {
 	r := newReader(b)
-	r.version(visitV1)
+	ver := r.versions(visitV1, visitV2)
 	subject = r.str()
-	v = r.visit()
+	v = r.visit(ver == visitV2)
 	if err := r.end("visit"); err != nil {
 		return nil, "", err
 	}
@@ -855,9 +892,9 @@ func (r *reader) audience() huiyan.Audience {
 	return a
 }
 
-func (r *reader) optVisit() *huiyan.Visit {
+func (r *reader) optVisit(withRefused bool) *huiyan.Visit {
 	if r.bool() {
-		return r.visit()
+		return r.visit(withRefused)
 	}
 	return nil
 }
@@ -871,14 +908,14 @@ func (r *reader) optProfile() *huiyan.Profile {
 
 func decodeFeed(b []byte) (*huiyan.FeedEvent, error) {
 	r := newReader(b)
-	r.version(feedV1)
+	ver := r.versions(feedV1, feedV2)
 	e := &huiyan.FeedEvent{
 		Seq:  r.uvarint(),
 		At:   r.time(),
 		Kind: huiyan.FeedKind(r.enum(feedKindEnum)),
 	}
 	e.Audience = r.audience()
-	e.Visit = r.optVisit()
+	e.Visit = r.optVisit(ver == feedV2)
 	e.Profile = r.optProfile()
 	e.Actions = r.actions()
 	e.Device = r.str()
@@ -892,7 +929,7 @@ func decodeFeed(b []byte) (*huiyan.FeedEvent, error) {
 // feedHeader reads only a feed event's seq and time.
 func feedHeader(b []byte) (seq uint64, at time.Time, err error) {
 	r := newReader(b)
-	r.version(feedV1)
+	r.versions(feedV1, feedV2)
 	seq = r.uvarint()
 	at = r.time()
 	if r.err != nil {
@@ -903,9 +940,9 @@ func feedHeader(b []byte) (seq uint64, at time.Time, err error) {
 
 func decodeCard(b []byte) (*huiyan.Card, error) {
 	r := newReader(b)
-	r.version(cardV1)
+	ver := r.versions(cardV1, cardV2)
 	c := &huiyan.Card{
-		Visit:   r.optVisit(),
+		Visit:   r.optVisit(ver == cardV2),
 		Profile: r.optProfile(),
 		Actions: r.actions(),
 	}

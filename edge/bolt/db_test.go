@@ -154,7 +154,7 @@ func TestOpen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []string{"cards", "dedupe", "devices", "dict", "feed", "meta", "open", "outbox", "sessions", "staff", "visits"}
+		want := []string{"cards", "dedupe", "devices", "dict", "feed", "funnel", "funnel_days", "meta", "open", "outbox", "sessions", "staff", "visits"}
 		if !slices.Equal(names, want) {
 			t.Errorf("buckets=%v, want %v", names, want)
 		}

@@ -187,7 +187,7 @@ func (t *tx) OutboxStats() (edge.OutboxStats, error) {
 // appendOutbox writes a hub event. At comes first so that the limits can be
 // checked without decoding the rest (outboxAt).
 func appendOutbox(b []byte, e *hub.EventWire) []byte {
-	b = append(b, outboxV1)
+	b = append(b, outboxV2)
 	b = appendTime(b, e.At)
 	b = appendString(b, e.ID)
 	b = appendEnum(b, eventKindEnum, string(e.Kind))
@@ -198,12 +198,13 @@ func appendOutbox(b []byte, e *hub.EventWire) []byte {
 	b = appendEnum(b, tierEnum, string(e.Tier))
 	b = appendString(b, e.Staff)
 	b = appendEnum(b, outcomeEnum, string(e.Outcome))
-	return appendEnum(b, conversionEnum, string(e.Conversion))
+	b = appendEnum(b, conversionEnum, string(e.Conversion))
+	return appendString(b, e.Refused)
 }
 
 func decodeOutbox(b []byte) (hub.EventWire, error) {
 	r := newReader(b)
-	r.version(outboxV1)
+	ver := r.versions(outboxV1, outboxV2)
 	e := hub.EventWire{
 		At:          r.time(),
 		ID:          r.str(),
@@ -217,6 +218,9 @@ func decodeOutbox(b []byte) (hub.EventWire, error) {
 		Outcome:     huiyan.Outcome(r.enum(outcomeEnum)),
 		Conversion:  huiyan.Conversion(r.enum(conversionEnum)),
 	}
+	if ver >= outboxV2 {
+		e.Refused = r.str()
+	}
 	if err := r.end("outbox event"); err != nil {
 		return hub.EventWire{}, err
 	}
@@ -226,7 +230,7 @@ func decodeOutbox(b []byte) (hub.EventWire, error) {
 // outboxAt reads only the time of an outbox record.
 func outboxAt(b []byte) (time.Time, error) {
 	r := newReader(b)
-	r.version(outboxV1)
+	r.versions(outboxV1, outboxV2)
 	at := r.time()
 	if r.err != nil {
 		return time.Time{}, fmt.Errorf("decode outbox event: %w", r.err)

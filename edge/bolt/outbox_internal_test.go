@@ -18,6 +18,7 @@ func outboxEvents() []hub.EventWire {
 			MBankAtOpen: huiyan.MBankDormant, Tier: huiyan.TierPlatinum},
 		{ID: v + ":1:opened-face", Kind: hub.EventOpened, At: t0.Add(time.Nanosecond), Visit: v, Channel: huiyan.ChannelECode},
 		{ID: v + ":2:touch", Kind: hub.EventTouch, At: t0.UTC(), Visit: v, Channel: huiyan.ChannelWheel},
+		{ID: v + ":2:touch-refused", Kind: hub.EventTouch, At: t0, Visit: v, Channel: huiyan.ChannelECode, Refused: "expired"},
 		{ID: v + ":3:claimed", Kind: hub.EventClaimed, At: t0, Visit: v, Staff: "lobby-B001"},
 		{ID: v + ":4:released", Kind: hub.EventReleased, At: t0, Visit: v, Staff: "lobby-B001"},
 		{ID: v + ":5:outcome", Kind: hub.EventOutcome, At: t0, Visit: v, Staff: "wealth-B001", Outcome: huiyan.OutcomeReferred},
@@ -58,9 +59,28 @@ func TestOutboxRoundTrip(t *testing.T) {
 // TestOutboxRecordSize keeps the estimate behind DefaultOutboxMaxDepth
 // honest: a record with a real visit id in it is at most 128 bytes.
 func TestOutboxRecordSize(t *testing.T) {
-	for _, e := range outboxEvents()[:8] {
+	for _, e := range outboxEvents()[:9] {
 		if n := len(appendOutbox(nil, &e)); n > 128 {
 			t.Errorf("%s: %d bytes, want at most 128", e.Kind, n)
 		}
+	}
+}
+
+// TestOutboxV1 reads a record written by the first layout (before
+// Refused): outbox records written by an older edge are sent after an
+// upgrade.
+func TestOutboxV1(t *testing.T) {
+	e := outboxEvents()[0]
+	b := appendOutbox(nil, &e)
+	b = b[:len(b)-1] // the empty Refused string: one length byte
+	b[0] = outboxV1
+	got, err := decodeOutbox(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	normalize(&got)
+	normalize(&e)
+	if !reflect.DeepEqual(got, e) {
+		t.Fatalf("decoded=%+v, want %+v", got, e)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
+
+	"huiyan/hub/funnel"
 )
 
 // Purge defaults (PurgePolicy's zero values).
@@ -46,7 +48,10 @@ type PurgePolicy struct {
 	FeedKeep   int
 	FeedMinAge time.Duration
 	// VisitRetention: visits closed longer ago than this are removed with
-	// their cards. Open visits are never removed.
+	// their cards and funnel facts. Open visits are never removed. The
+	// funnel facts of visits that opened on a day (CST) that ended longer
+	// ago than this are removed too, whole days from the oldest: a report
+	// reaches back as far as the retention and no further.
 	VisitRetention time.Duration
 }
 
@@ -73,10 +78,12 @@ type PurgeStats struct {
 	Sessions int // expired sessions
 	Visits   int // closed visits
 	Cards    int // cards of those visits
+	Funnel   int // funnel facts (of those visits, and of days past the retention)
 }
 
 // Purge removes what the policy says has aged out, as of now: dedupe marks,
-// feed events, expired sessions, and closed visits with their cards. It
+// feed events, expired sessions, closed visits with their cards, and funnel
+// facts. It
 // works in many small transactions, so it can run while the branch is busy;
 // a cancelled ctx stops it between two of them with what was removed so far
 // committed.
@@ -153,10 +160,36 @@ func (db *DB) Purge(ctx context.Context, now time.Time, p PurgePolicy) (PurgeSta
 			}
 			btx.OnCommit(func() { st.Cards++ })
 		}
+		if btx.Bucket(bucketFunnel).Get(id) != nil {
+			if err := deleteFunnel(btx, id); err != nil {
+				return err
+			}
+			btx.OnCommit(func() { st.Funnel++ })
+		}
 		return unindex(btx.Bucket(bucketOpen), id)
 	})
 	if err != nil {
 		return st, fmt.Errorf("purge visits: %w", err)
+	}
+
+	// Funnel facts by the day their visit opened: every day before the
+	// one visitBefore falls on is past the retention as a whole. The index
+	// is in day order, so the sweep stops at the first day it keeps.
+	keepDay := []byte(funnel.Day(visitBefore, nil))
+	n, err := db.sweep(ctx, bucketFunnelDays, func(k, _ []byte) (bool, bool, error) {
+		if len(k) <= dayLen {
+			return false, false, fmt.Errorf("funnel day key %q: %w", k, ErrCorrupt)
+		}
+		if bytes.Compare(k[:dayLen], keepDay) >= 0 {
+			return false, true, nil
+		}
+		return true, false, nil
+	}, func(btx *bbolt.Tx, k []byte) error {
+		return btx.Bucket(bucketFunnel).Delete(k[dayLen:])
+	})
+	st.Funnel += n
+	if err != nil {
+		return st, fmt.Errorf("purge funnel facts: %w", err)
 	}
 	return st, nil
 }

@@ -21,7 +21,7 @@ import (
 
 // wantBuckets is the bucket list with generation gen active.
 func wantBuckets(gen string) []string {
-	return []string{"aliases." + gen, "cards", "customers." + gen, "dedupe", "devices", "dict", "feed", "meta", "open", "outbox", "sessions", "staff", "visits"}
+	return []string{"aliases." + gen, "cards", "customers." + gen, "dedupe", "devices", "dict", "feed", "funnel", "funnel_days", "meta", "open", "outbox", "sessions", "staff", "visits"}
 }
 
 func mustBuckets(tb testing.TB, db *bolt.DB, want []string) {

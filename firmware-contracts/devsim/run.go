@@ -41,12 +41,25 @@ type SimConfig struct {
 	Username      string // device credential, empty for the demo broker
 	Password      string
 	Out           io.Writer // one line per message sent; nil for none
+
+	// Edge is the edge's HTTP address (http://127.0.0.1:8080). With it,
+	// e-code scans carry the codes the branch shows (ecode.go); without
+	// it, the old placeholder, which an edge with rotating codes refuses.
+	Edge string
+	// StaffShare is the share of e-code scans of a staff member's code
+	// (营销e码) rather than the display's; ReplayShare the share replaying
+	// a code the edge already called expired (a photo scanned later).
+	StaffShare  float64
+	ReplayShare float64
+	// PIN logs the staff in whose codes are scanned (default DemoPIN).
+	PIN string
 }
 
 // DefaultSimConfig returns the defaults of huiyan-devsim run.
 func DefaultSimConfig() SimConfig {
 	return SimConfig{DataDir: "data", Broker: "tcp://127.0.0.1:1883", Branch: "B001", Rate: 1,
-		UnknownShare: 0.15, FollowUpShare: 0.5, FollowUpDelay: 20 * time.Second}
+		UnknownShare: 0.15, FollowUpShare: 0.5, FollowUpDelay: 20 * time.Second,
+		StaffShare: 0.3, ReplayShare: 0.05, PIN: DemoPIN}
 }
 
 // SimStats counts what a run sent.
@@ -58,6 +71,9 @@ type SimStats struct {
 	Known     int
 	Unknown   int
 	FollowUps int // e-code scans following a counter arrival (conversions)
+	// E-code scans by the code they carried (with an edge to ask).
+	StaffCodes int // a staff member's code
+	Replays    int // a code the edge had called expired
 }
 
 // simCustomer is what the simulator needs of a customer of the data set.
@@ -170,6 +186,7 @@ type Sim struct {
 	rng       *rand.Rand
 	devices   map[huiyan.Channel][]*simDevice
 	all       []*simDevice
+	codes     *codeSource // nil without an edge
 	stats     SimStats
 	mu        sync.Mutex // stats, rng, out
 	runID     string
@@ -186,6 +203,18 @@ func NewSim(cfg SimConfig) (*Sim, error) {
 		return nil, errors.New("give -duration or -count: a run must end")
 	case cfg.UnknownShare < 0 || cfg.UnknownShare > 1 || cfg.FollowUpShare < 0 || cfg.FollowUpShare > 1:
 		return nil, errors.New("shares must be between 0 and 1")
+	case cfg.StaffShare < 0 || cfg.ReplayShare < 0 || cfg.StaffShare+cfg.ReplayShare > 1:
+		return nil, errors.New("the staff-code and replay shares must be between 0 and 1 together")
+	}
+	if cfg.PIN == "" {
+		cfg.PIN = DemoPIN
+	}
+	var codes *codeSource
+	if cfg.Edge != "" {
+		var err error
+		if codes, err = newCodeSource(cfg.Edge, cfg.Branch, cfg.PIN); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Seed == 0 {
 		cfg.Seed = time.Now().UnixNano()
@@ -199,7 +228,7 @@ func NewSim(cfg SimConfig) (*Sim, error) {
 	// seed makes them so.
 	h := sha256.Sum256(fmt.Appendf(nil, "%d/%d", cfg.Seed, time.Now().UnixNano()))
 	return &Sim{cfg: cfg, customers: cs, rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed)),
-		devices: map[huiyan.Channel][]*simDevice{}, runID: hex.EncodeToString(h[:3])}, nil
+		devices: map[huiyan.Channel][]*simDevice{}, runID: hex.EncodeToString(h[:3]), codes: codes}, nil
 }
 
 // Run connects the devices, publishes arrivals at the configured rate until
@@ -272,6 +301,7 @@ type simArrival struct {
 	known  bool
 	follow bool
 	mbank  huiyan.MBankStatus
+	scan   ScanKind // e-code scans: the code it carries
 }
 
 // arrival publishes one arrival and returns the e-code scan to follow it,
@@ -343,7 +373,7 @@ func (s *Sim) build(dev *simDevice, c simCustomer, ch huiyan.Channel) huiyan.Arr
 		}
 		a.Idents = append(a.Idents, ident(huiyan.IdentMBank, tok))
 		if ch == huiyan.ChannelECode {
-			a.Code = "huiyan-ecode:" + s.cfg.Branch + ":" + dev.id
+			a.Code = "huiyan-ecode:" + s.cfg.Branch + ":" + dev.id // publish asks the edge for a real one
 		} else {
 			a.Spin = fmt.Sprintf("spin-%s-%s", s.runID, a.EventID)
 		}
@@ -395,6 +425,13 @@ func (s *Sim) publish(ctx context.Context, sa *simArrival) error {
 	if err != nil {
 		return err
 	}
+	if sa.a.Channel == huiyan.ChannelECode {
+		// The code is read when the customer scans, not when the visit
+		// was planned: a follow-up comes long after.
+		if err := s.scanCode(ctx, sa); err != nil {
+			return err
+		}
+	}
 	tok := sa.dev.client.Publish(topic, 1, false, firmware.EncodeArrival(sa.a))
 	if err := waitToken(ctx, tok); err != nil {
 		return fmt.Errorf("publish %s: %w", sa.a.EventID, err)
@@ -421,6 +458,14 @@ func (s *Sim) publish(ctx context.Context, sa *simArrival) error {
 	if sa.follow {
 		st.FollowUps++
 		who += ", e-code scan after counter visit"
+	}
+	switch sa.scan {
+	case ScanStaff:
+		st.StaffCodes++
+		who += ", staff code"
+	case ScanReplay:
+		st.Replays++
+		who += ", replayed expired code"
 	}
 	if s.cfg.Out != nil {
 		fmt.Fprintf(s.cfg.Out, "%s %-8s %-7s %s (%s)\n", time.Now().Format("15:04:05.000"), sa.dev.id, sa.a.Channel, sa.a.EventID, who)
@@ -491,4 +536,24 @@ func (s *Sim) disconnect() {
 		d.client.Disconnect(250)
 	}
 	s.all = nil
+}
+
+// scanCode puts in an e-code scan the code the customer's phone reads:
+// with an edge to ask, the display's, a staff member's or (a few) an
+// expired one; without, the placeholder build left.
+func (s *Sim) scanCode(ctx context.Context, sa *simArrival) error {
+	if s.codes == nil {
+		sa.scan = ScanPlaceholder
+		return nil
+	}
+	s.mu.Lock()
+	kind := scanKind(s.rng, s.cfg.StaffShare, s.cfg.ReplayShare)
+	pick := s.rng.IntN(1 << 16)
+	s.mu.Unlock()
+	code, kind, err := s.codes.code(ctx, kind, sa.dev.id, pick)
+	if err != nil {
+		return fmt.Errorf("e-code of %s: %w", sa.a.EventID, err)
+	}
+	sa.a.Code, sa.scan = code, kind
+	return nil
 }

@@ -25,7 +25,7 @@ var CountsHeader = func() []string {
 	for _, ch := range huiyan.Channels {
 		h = append(h, "signals_"+string(ch))
 	}
-	return h
+	return append(h, "refused_scans")
 }()
 
 // StaffHeader is the header of the staff CSV.
@@ -90,7 +90,7 @@ func countsRecord(c *Counts, branch, day string) []string {
 	for _, ch := range huiyan.Channels {
 		rec = append(rec, itoa(c.Signals[string(ch)]))
 	}
-	return rec
+	return append(rec, itoa(c.RefusedScans))
 }
 
 // cell keeps an id from being read as a formula by a spreadsheet (ids may

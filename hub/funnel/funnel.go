@@ -17,7 +17,10 @@
 //     time zone, China Standard Time by default) the visit opened.
 //   - arrivals: visits opened; by_channel splits them by the channel of the
 //     signal that opened them (counter, ecode, wheel); signals counts every
-//     device signal of those visits, opening and later ones, by channel.
+//     device signal of those visits, opening and later ones, by channel;
+//     refused_scans counts the e-code scans of those visits whose code
+//     proved no presence (expired or forged: a photographed code scanned
+//     elsewhere), which are not signals and never convert.
 //   - recognised: visits of a customer found in HQ's tags; new_faces: the
 //     others (拉新 chances).
 //   - claimed: visits some staff member claimed at least once; the claim
@@ -57,19 +60,21 @@ type Visit struct {
 	// OpenedAt is zero until the visit's opened event is folded in; such a
 	// visit is not counted (its events arrived before its opening, which
 	// the edge's per-visit order rules out, or the opening was purged).
-	OpenedAt    time.Time          `json:"opened_at,omitzero"`
-	Channel     huiyan.Channel     `json:"channel,omitempty"`
-	Signals     [3]int             `json:"signals"` // by channel: counter, ecode, wheel
-	Recognised  bool               `json:"recognised,omitempty"`
-	MBankAtOpen huiyan.MBankStatus `json:"mbank_at_open,omitempty"`
-	Tier        huiyan.Tier        `json:"tier,omitempty"`
-	ClaimedBy   string             `json:"claimed_by,omitempty"` // the first claim
-	ClaimedAt   time.Time          `json:"claimed_at,omitzero"`
-	Outcome     huiyan.Outcome     `json:"outcome,omitempty"` // the last one recorded
-	OutcomeBy   string             `json:"outcome_by,omitempty"`
-	OutcomeAt   time.Time          `json:"outcome_at,omitzero"`
-	Converted   huiyan.Conversion  `json:"converted,omitempty"`
-	ConvertedAt time.Time          `json:"converted_at,omitzero"`
+	OpenedAt time.Time      `json:"opened_at,omitzero"`
+	Channel  huiyan.Channel `json:"channel,omitempty"`
+	Signals  [3]int         `json:"signals"` // by channel: counter, ecode, wheel
+	// RefusedScans counts e-code scans whose code proved no presence.
+	RefusedScans int                `json:"refused_scans,omitempty"`
+	Recognised   bool               `json:"recognised,omitempty"`
+	MBankAtOpen  huiyan.MBankStatus `json:"mbank_at_open,omitempty"`
+	Tier         huiyan.Tier        `json:"tier,omitempty"`
+	ClaimedBy    string             `json:"claimed_by,omitempty"` // the first claim
+	ClaimedAt    time.Time          `json:"claimed_at,omitzero"`
+	Outcome      huiyan.Outcome     `json:"outcome,omitempty"` // the last one recorded
+	OutcomeBy    string             `json:"outcome_by,omitempty"`
+	OutcomeAt    time.Time          `json:"outcome_at,omitzero"`
+	Converted    huiyan.Conversion  `json:"converted,omitempty"`
+	ConvertedAt  time.Time          `json:"converted_at,omitzero"`
 	// AttributedTo is the staff member credited with the conversion, empty
 	// for the branch.
 	AttributedTo string    `json:"attributed_to,omitempty"`
@@ -109,6 +114,10 @@ func (v *Visit) Apply(branch string, e *hub.EventWire) {
 			v.Signals[i]++
 		}
 	case hub.EventTouch:
+		if e.Refused != "" {
+			v.RefusedScans++
+			return
+		}
 		if i := channelIndex(e.Channel); i >= 0 {
 			v.Signals[i]++
 		}

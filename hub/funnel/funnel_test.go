@@ -142,6 +142,25 @@ func TestVisitApply(t *testing.T) {
 		t.Fatalf("refold changed the visit: %+v", again)
 	}
 
+	// An e-code scan whose code proved no presence is counted as such,
+	// never as a signal.
+	r := &funnel.Visit{}
+	for _, e := range []hub.EventWire{
+		opened("r", 0, huiyan.ChannelCounter, huiyan.MBankDormant),
+		ev("r", hub.EventTouch, time.Minute, func(e *hub.EventWire) { e.Channel, e.Refused = huiyan.ChannelECode, "expired" }),
+		ev("r", hub.EventTouch, 2*time.Minute, touch(huiyan.ChannelECode)),
+	} {
+		r.Apply("B001", &e)
+	}
+	if r.RefusedScans != 1 || r.Signals != [3]int{1, 1, 0} {
+		t.Fatalf("refused scans %d signals %v, want 1 and [1 1 0]", r.RefusedScans, r.Signals)
+	}
+	a := funnel.NewAggregator(funnel.ByNone, nil, "", "")
+	a.Add(r)
+	if c := a.Report().Total; c.RefusedScans != 1 || c.Signals["ecode"] != 1 {
+		t.Fatalf("report refused %d ecode signals %d", c.RefusedScans, c.Signals["ecode"])
+	}
+
 	// A branch-credited conversion is re-attributed by a later staff code.
 	v := &funnel.Visit{}
 	for _, e := range []hub.EventWire{

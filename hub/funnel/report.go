@@ -46,6 +46,7 @@ type Counts struct {
 	Arrivals       int            `json:"arrivals"`
 	ByChannel      map[string]int `json:"by_channel"`
 	Signals        map[string]int `json:"signals"`
+	RefusedScans   int            `json:"refused_scans"`
 	Recognised     int            `json:"recognised"`
 	NewFaces       int            `json:"new_faces"`
 	Claimed        int            `json:"claimed"`
@@ -203,6 +204,7 @@ func (c *Counts) add(v *Visit) {
 	for i, ch := range huiyan.Channels {
 		c.Signals[string(ch)] += v.Signals[i]
 	}
+	c.RefusedScans += v.RefusedScans
 	if !v.Recognised {
 		c.NewFaces++
 	} else {

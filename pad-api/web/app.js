@@ -17,6 +17,8 @@
 
 import { t, label, getLang, setLang, serverText, hhmm, since, applyStatic, OUTCOMES } from "./i18n.js";
 import { Feed, FILTERS, matches, defaultFilter, topTags, orderActions } from "./feed.js";
+import { mycodeEnter, mycodeWipe, mycodeRelang } from "./mycode.js";
+import { reportEnter, reportWipe, reportRelang } from "./report.js";
 
 const WS_PATH = "/pad/ws";
 const BACKOFF_MIN = 500; // ms, doubled per failed attempt
@@ -194,6 +196,8 @@ function enter(info) {
   renderFilters();
   renderDevices();
   layout();
+  reportEnter(ui.me);
+  mycodeEnter();
   startConn();
   fetchNames();
 }
@@ -220,6 +224,8 @@ function sessionEnded(message) {
 
 // wipe forgets every customer and staff detail this page holds.
 function wipe() {
+  reportWipe();
+  mycodeWipe();
   feed.reset();
   for (const p of ui.pending.values()) clearTimeout(p.timer);
   ui.pending.clear();
@@ -255,6 +261,8 @@ function switchLang() {
     renderConn();
     for (const id of ui.els.keys()) renderCard(id);
     layout();
+    reportRelang();
+    mycodeRelang();
   }
 }
 
@@ -554,8 +562,10 @@ function renderCard(id, fresh = false) {
 
   const where = h("div", "where");
   for (const tp of (v.touchpoints || []).slice(-3)) {
-    const s = h("span", "tp ch-" + tp.channel);
+    const s = h("span", "tp ch-" + tp.channel + (tp.refused ? " tp-refused" : ""));
     s.append(h("b", null, label("channel", tp.channel)), " " + tp.device + " · " + hhmm(tp.at));
+    // A scan of an old or forged code: the customer may not be here.
+    if (tp.refused) s.append(" · " + t("card.scanRefused"));
     where.append(s);
   }
 

@@ -6,11 +6,14 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"huiyan"
+	"huiyan/edge/ecode"
+	firmware "huiyan/firmware-contracts"
 )
 
 // Config is the edge's configuration: defaults, then the YAML file, then
@@ -22,13 +25,34 @@ type Config struct {
 	KeyID   string `yaml:"token_key"` // key id of the data set's identity tokens
 	// VisitWindow joins signals of one customer into one visit.
 	VisitWindow time.Duration `yaml:"visit_window"`
-	LogLevel    string        `yaml:"log_level"` // debug, info, warn, error
+	// Retention is how long visit data is kept (issue 6, "Retention"):
+	// closed visits with their cards and funnel facts, and the report days
+	// they count on. Default 180 days (4320h).
+	Retention time.Duration `yaml:"retention"`
+	LogLevel  string        `yaml:"log_level"` // debug, info, warn, error
 	// SecureCookie marks the PAD session cookie Secure; set it when the edge
 	// is behind TLS.
 	SecureCookie bool `yaml:"secure_cookie"`
 
 	MQTT MQTTConfig `yaml:"mqtt"`
 	Hub  HubConfig  `yaml:"hub"`
+
+	// E-codes (edge/DESIGN.md, "E-codes"; edge/ecode/README.md).
+	// ECodeKey is the file of the branch's e-code key (64 hex characters;
+	// the mobile-banking backend gets the same key to verify codes).
+	// Empty: {data_dir}/ecode.key, made at the first start.
+	ECodeKey string `yaml:"ecode_key"`
+	// ECodePeriod is how long a display shows one code (10s to 1h).
+	ECodePeriod time.Duration `yaml:"ecode_period"`
+	// ECodeDisplays are the device ids of the branch's e-code displays;
+	// each shows its code at /ecode/{id}.
+	ECodeDisplays []string `yaml:"ecode_displays"`
+	// ECodeURL, when set, is put in front of the code in the QR codes
+	// (https://…?c=), for phones that open mobile banking on a URL.
+	ECodeURL string `yaml:"ecode_url"`
+	// ECodeLegacy accepts scanned text without a Huiyan code as the branch
+	// code: only while a branch still has static printed codes.
+	ECodeLegacy bool `yaml:"ecode_legacy"`
 }
 
 // MQTTConfig chooses between the embedded broker (Listen) and an external
@@ -59,6 +83,14 @@ type HubConfig struct {
 	Token   string `yaml:"token"`
 }
 
+// Retention bounds. Below a week the supervisor's "last 7 days" would be
+// short; ten years is beyond any bank's policy for visit records.
+const (
+	defaultRetention = 180 * 24 * time.Hour // bolt.DefaultVisitRetention
+	minRetention     = 7 * 24 * time.Hour
+	maxRetention     = 3650 * 24 * time.Hour
+)
+
 // DefaultConfig is what `huiyan-edge` runs with no flags: the demo.
 func DefaultConfig() Config {
 	return Config{
@@ -67,8 +99,12 @@ func DefaultConfig() Config {
 		HTTP:        "127.0.0.1:8080",
 		KeyID:       "k1",
 		VisitWindow: huiyan.DefaultVisitWindow,
+		Retention:   defaultRetention,
 		LogLevel:    "info",
 		MQTT:        MQTTConfig{Listen: "127.0.0.1:1883"},
+
+		ECodePeriod:   ecode.DefaultPeriod,
+		ECodeDisplays: []string{"ecode-01"}, // the display huiyan-devsim plays
 	}
 }
 
@@ -98,6 +134,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("token_key: must be set")
 	case c.VisitWindow < time.Minute || c.VisitWindow > 24*time.Hour:
 		return fmt.Errorf("visit_window: %s must be between 1m and 24h", c.VisitWindow)
+	case c.Retention < minRetention || c.Retention > maxRetention:
+		return fmt.Errorf("retention: %s must be between %s (7 days) and %s (10 years)", c.Retention, minRetention, maxRetention)
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP); err != nil {
 		return fmt.Errorf("http: %q is not host:port", c.HTTP)
@@ -133,6 +171,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("mqtt.devices[%d].password_hash: required (make one with huiyan-edge hash-password)", i)
 		}
 	}
+	if err := c.validateECode(); err != nil {
+		return err
+	}
 	if h := c.Hub; h.URL != "" {
 		if u, err := url.Parse(h.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("hub.url: %q is not an http(s) URL", h.URL)
@@ -142,6 +183,33 @@ func (c *Config) Validate() error {
 		}
 		if h.Token == "" {
 			return fmt.Errorf("hub.token: required with hub.url (this edge's credential)")
+		}
+	}
+	return nil
+}
+
+func (c *Config) validateECode() error {
+	p := c.ECodePeriod
+	if p < ecode.MinPeriod || p > ecode.MaxPeriod || p%time.Second != 0 {
+		return fmt.Errorf("ecode_period: %s must be whole seconds from %s to %s", p, ecode.MinPeriod, ecode.MaxPeriod)
+	}
+	seen := map[string]bool{}
+	for i, d := range c.ECodeDisplays {
+		switch {
+		case !firmware.ValidDeviceID(d):
+			return fmt.Errorf("ecode_displays[%d]: %q is not a device id ([0-9A-Za-z_-]{1,64})", i, d)
+		case seen[d]:
+			return fmt.Errorf("ecode_displays[%d]: %s is listed twice", i, d)
+		}
+		seen[d] = true
+	}
+	if c.ECodeURL != "" {
+		u, err := url.Parse(c.ECodeURL)
+		switch {
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+			return fmt.Errorf("ecode_url: %q is not an http(s) URL", c.ECodeURL)
+		case strings.Contains(c.ECodeURL, ecode.Version+"."):
+			return fmt.Errorf("ecode_url: must not contain %q, which starts the code", ecode.Version+".")
 		}
 	}
 	return nil

@@ -235,6 +235,7 @@ func screenshotDir(tb testing.TB) string {
 type edgeOptions struct {
 	HTTP        string        // "" = a port the kernel picks
 	VisitWindow time.Duration // 0 = the default; may be under the configurable minimum
+	ECodePeriod time.Duration // 0 = the default
 }
 
 // mustRunEdge is mustRunMain with options; it also returns a stop func
@@ -244,10 +245,14 @@ func mustRunEdge(tb testing.TB, dir string, o edgeOptions) (*Main, func()) {
 	m := NewMain()
 	m.Logger = testLogger(tb)
 	m.Config.DataDir, m.Config.HTTP = dir, "127.0.0.1:0"
+	writeTestECodeKey(tb, dir)
 	if o.HTTP != "" {
 		m.Config.HTTP = o.HTTP
 	}
 	m.Config.MQTT.Listen = "127.0.0.1:0"
+	if o.ECodePeriod > 0 {
+		m.Config.ECodePeriod = o.ECodePeriod
+	}
 	if err := m.Config.Validate(); err != nil {
 		tb.Fatal(err)
 	}

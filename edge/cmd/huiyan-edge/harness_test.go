@@ -18,6 +18,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"huiyan"
+	"huiyan/edge/ecode"
 	firmware "huiyan/firmware-contracts"
 	"huiyan/firmware-contracts/devsim"
 	"huiyan/hub"
@@ -99,6 +100,7 @@ func mustRunMain(tb testing.TB, dir, brokerURL string) *Main {
 	m := NewMain()
 	m.Logger = testLogger(tb)
 	m.Config.DataDir, m.Config.HTTP = dir, "127.0.0.1:0"
+	writeTestECodeKey(tb, dir)
 	if brokerURL == "" {
 		m.Config.MQTT.Listen = "127.0.0.1:0"
 	} else {
@@ -346,7 +348,7 @@ func (d *device) arrive(ch huiyan.Channel, idents ...huiyan.Ident) string {
 		At: time.Now(), Idents: idents}
 	switch ch {
 	case huiyan.ChannelECode:
-		a.Code = "huiyan-ecode:" + testBranch + ":" + d.id
+		a.Code = testCode(d.tb, ecode.KindBranch, d.id, time.Now()) // the code the display shows now
 	case huiyan.ChannelWheel:
 		a.Spin = "spin-" + a.EventID
 	}

@@ -25,6 +25,7 @@ import (
 
 	"huiyan/edge"
 	"huiyan/edge/bolt"
+	"huiyan/edge/ecode"
 	"huiyan/edge/mqtt"
 	"huiyan/hub"
 	pad "huiyan/pad-api"
@@ -93,6 +94,10 @@ type Main struct {
 	Ingest *mqtt.Ingest
 	PAD    *pad.Server
 	Sender *edge.Sender // nil without a hub
+	// ECode issues and verifies the branch's e-codes.
+	ECode *ecode.Issuer
+	// Heartbeat posts the edge's status to the hub; nil without a hub.
+	Heartbeat *edge.Heartbeat
 
 	httpSrv    *http.Server
 	httpLn     net.Listener
@@ -101,6 +106,7 @@ type Main struct {
 	purgeDone  chan struct{}
 	syncDone   chan struct{}
 	senderDone chan struct{}
+	beatDone   chan struct{}
 	registry   *prometheus.Registry
 }
 
@@ -120,7 +126,8 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
        huiyan-edge hash-password < password
 
 Runs a branch edge. With no flags: embedded MQTT broker on 127.0.0.1:1883,
-PAD app, websocket, /healthz and /metrics on http://127.0.0.1:8080.
+PAD app, websocket, /healthz and /metrics on http://127.0.0.1:8080, and
+the e-code display pages at /ecode/{display} (ecode_displays in the config).
 
 Flags:
 `)
@@ -216,8 +223,11 @@ func (m *Main) Run(ctx context.Context) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := edge.NewMetrics(reg)
 
+	if m.ECode, err = m.openECode(log); err != nil {
+		return err
+	}
 	m.Node = edge.NewNode(db, edge.Config{
-		Branch: c.Branch, KeyID: c.KeyID, VisitWindow: c.VisitWindow,
+		Branch: c.Branch, KeyID: c.KeyID, VisitWindow: c.VisitWindow, ECode: m.ECode,
 		Logger: log.With("component", "node"), Metrics: metrics,
 	})
 	if err := m.Node.Open(ctx); err != nil {
@@ -233,6 +243,7 @@ func (m *Main) Run(ctx context.Context) error {
 
 	mux := http.NewServeMux()
 	mux.Handle("/", m.PAD.Handler())
+	m.mountECode(mux, log.With("component", "ecode"))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", m.handleHealth)
 	if m.httpLn, err = net.Listen("tcp", c.HTTP); err != nil {
@@ -330,6 +341,18 @@ func (m *Main) startSync(ctx context.Context, log *slog.Logger, metrics *edge.Me
 		defer close(m.senderDone)
 		_ = m.Sender.Run(ctx)
 	}()
+	// The status for the HQ dashboard: every minute, and soon after a
+	// device goes online or offline.
+	m.Heartbeat = edge.NewHeartbeat(m.DB, edge.HeartbeatConfig{Branch: c.Branch, Client: client, Version: version,
+		Logger: log.With("component", "heartbeat")})
+	m.beatDone = make(chan struct{})
+	go func() {
+		defer close(m.beatDone)
+		_ = m.Heartbeat.Run(ctx)
+	}()
+	// The node tells them of what it commits: new outbox events wake the
+	// sender at once, device changes bring the next heartbeat forward.
+	m.Node.SetPublisher(edge.Publishers{m.PAD, m.Sender, m.Heartbeat})
 	return nil
 }
 
@@ -339,19 +362,19 @@ const purgeEvery = time.Hour
 
 // purgeLoop keeps the cache from growing without bound: dedupe marks after
 // 7 days, feed events beyond the retained window, expired sessions, visits
-// closed more than 180 days ago (bolt.PurgePolicy defaults).
+// and their funnel facts past the configured retention (default 180 days).
 func (m *Main) purgeLoop(ctx context.Context, log *slog.Logger) {
 	t := time.NewTicker(purgeEvery)
 	defer t.Stop()
 	for {
-		st, err := m.DB.Purge(ctx, time.Now(), bolt.PurgePolicy{})
+		st, err := m.DB.Purge(ctx, time.Now(), bolt.PurgePolicy{VisitRetention: m.Config.Retention})
 		switch {
 		case ctx.Err() != nil:
 			return
 		case err != nil:
 			log.Error("purge", "err", err)
 		case st != (bolt.PurgeStats{}):
-			log.Info("purged", "dedupe", st.Dedupe, "feed", st.Feed, "sessions", st.Sessions, "visits", st.Visits)
+			log.Info("purged", "dedupe", st.Dedupe, "feed", st.Feed, "sessions", st.Sessions, "visits", st.Visits, "funnel", st.Funnel)
 		}
 		select {
 		case <-ctx.Done():
@@ -421,6 +444,9 @@ func (m *Main) Close() error {
 	}
 	if m.senderDone != nil {
 		<-m.senderDone // a batch in flight is resent at the next start
+	}
+	if m.beatDone != nil {
+		<-m.beatDone
 	}
 	if m.Node != nil {
 		m.Node.Close()

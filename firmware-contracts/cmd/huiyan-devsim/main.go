@@ -2,7 +2,7 @@
 // (DESIGN.md, "Commands"):
 //
 //	huiyan-devsim gen [-customers N] [-branches M] [-seed S] [-out DIR]
-//	huiyan-devsim run [-data DIR] [-broker URL] [-branch ID] [-rate R/s] [-duration D | -count N]
+//	huiyan-devsim run [-data DIR] [-broker URL] [-edge URL] [-branch ID] [-rate R/s] [-duration D | -count N]
 //
 // gen writes a synthetic HQ snapshot (tags.csv) and staff roster (staff.csv);
 // run plays simulated branch devices against a broker.
@@ -220,16 +220,25 @@ type RunCommand struct {
 // ParseFlags reads run's flags.
 func (c *RunCommand) ParseFlags(args []string) error {
 	c.Config = devsim.DefaultSimConfig()
-	fs := newFlagSet("run [-data DIR] [-broker URL] [-branch ID] [-rate R/s] [-duration D | -count N]",
+	fs := newFlagSet("run [-data DIR] [-broker URL] [-edge URL] [-branch ID] [-rate R/s] [-duration D | -count N]",
 		`Plays a branch's devices against an MQTT broker: four super-counters
 (sc-01..sc-04), an e-code display (ecode-01) and a prize wheel (wheel-01),
 each on its own connection with a retained status and a Last Will. Arrivals
 are a realistic mix of channels, known customers of the data set in DIR and
 unknown faces; some counter arrivals of customers whose mobile banking is not
 active are followed by an e-code scan (the activation and new-user path).
+With -edge, e-code scans carry the codes the branch shows: the display's
+current code (GET /ecode/ecode-01/code.json), a staff member's own code
+(logged in as lobby-, wealth- or account-{branch} with the demo PIN, GET
+/pad/mycode), and a few replays of a code the edge has called expired (a
+photo scanned later: the edge counts it as not present). Without -edge they
+carry a placeholder that an edge with rotating e-codes refuses as forged.
 Prints each arrival sent and a summary.`, c.Stdout)
 	fs.StringVar(&c.Config.DataDir, "data", c.Config.DataDir, "data set directory written by gen")
 	fs.StringVar(&c.Config.Broker, "broker", c.Config.Broker, "broker URL")
+	fs.StringVar(&c.Config.Edge, "edge", "", "the edge's HTTP `URL` (http://127.0.0.1:8080), to scan the e-codes it shows")
+	fs.Float64Var(&c.Config.StaffShare, "staff-codes", c.Config.StaffShare, "with -edge: share of e-code scans of a staff member's code, 0 to 1")
+	fs.Float64Var(&c.Config.ReplayShare, "replays", c.Config.ReplayShare, "with -edge: share of e-code scans replaying an expired code, 0 to 1")
 	fs.StringVar(&c.Config.Branch, "branch", c.Config.Branch, "branch id whose devices to play")
 	fs.Float64Var(&c.Config.Rate, "rate", c.Config.Rate, "arrivals per second")
 	fs.DurationVar(&c.Config.Duration, "duration", 0, "stop after this long (e.g. 5m)")
@@ -249,6 +258,9 @@ Prints each arrival sent and a summary.`, c.Stdout)
 	if c.Config.Rate <= 0 || c.Config.Rate > 10000 {
 		return fmt.Errorf("-rate %v: must be above 0 and at most 10000", c.Config.Rate)
 	}
+	if s, r := c.Config.StaffShare, c.Config.ReplayShare; s < 0 || r < 0 || s+r > 1 {
+		return fmt.Errorf("-staff-codes %v and -replays %v: must be 0 to 1 together", s, r)
+	}
 	return nil
 }
 
@@ -263,7 +275,7 @@ func (c *RunCommand) Run(ctx context.Context) error {
 	}
 	start := time.Now()
 	st, err := sim.Run(ctx)
-	fmt.Fprintf(c.Stdout, "sent %d arrivals in %.1fs: counter %d, e-code %d, wheel %d; known %d, new faces %d; e-code scans after a counter visit %d\n",
-		st.Sent, time.Since(start).Seconds(), st.Counter, st.ECode, st.Wheel, st.Known, st.Unknown, st.FollowUps)
+	fmt.Fprintf(c.Stdout, "sent %d arrivals in %.1fs: counter %d, e-code %d, wheel %d; known %d, new faces %d; e-code scans after a counter visit %d; staff codes %d, replayed expired codes %d\n",
+		st.Sent, time.Since(start).Seconds(), st.Counter, st.ECode, st.Wheel, st.Known, st.Unknown, st.FollowUps, st.StaffCodes, st.Replays)
 	return err
 }
