@@ -53,6 +53,9 @@ type SimConfig struct {
 	ReplayShare float64
 	// PIN logs the staff in whose codes are scanned (default DemoPIN).
 	PIN string
+	// ResultTimeout is how long the wheel waits for the result of a spin
+	// before the run reports it missing (DefaultResultTimeout).
+	ResultTimeout time.Duration
 }
 
 // DefaultSimConfig returns the defaults of huiyan-devsim run.
@@ -74,6 +77,12 @@ type SimStats struct {
 	// E-code scans by the code they carried (with an edge to ask).
 	StaffCodes int // a staff member's code
 	Replays    int // a code the edge had called expired
+	// Wheel results received on the wheel's result topic.
+	WheelResults int            // for spins of this run, in time
+	WheelWon     int            // of them with a prize
+	WheelReasons map[string]int // of them without, by reason
+	WheelMissing int            // spins without a result within ResultTimeout
+	WheelLate    int            // results after the timeout, for spins not ours, or unreadable
 }
 
 // simCustomer is what the simulator needs of a customer of the data set.
@@ -187,6 +196,7 @@ type Sim struct {
 	devices   map[huiyan.Channel][]*simDevice
 	all       []*simDevice
 	codes     *codeSource // nil without an edge
+	wheels    *wheelWatch
 	stats     SimStats
 	mu        sync.Mutex // stats, rng, out
 	runID     string
@@ -228,7 +238,8 @@ func NewSim(cfg SimConfig) (*Sim, error) {
 	// seed makes them so.
 	h := sha256.Sum256(fmt.Appendf(nil, "%d/%d", cfg.Seed, time.Now().UnixNano()))
 	return &Sim{cfg: cfg, customers: cs, rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed)),
-		devices: map[huiyan.Channel][]*simDevice{}, runID: hex.EncodeToString(h[:3]), codes: codes}, nil
+		devices: map[huiyan.Channel][]*simDevice{}, runID: hex.EncodeToString(h[:3]), codes: codes,
+		wheels: newWheelWatch(cfg.ResultTimeout)}, nil
 }
 
 // Run connects the devices, publishes arrivals at the configured rate until
@@ -290,8 +301,18 @@ loop:
 	}
 	cancelFollowups()
 	followups.Wait()
+	// Every spin waits for its result (or its timeout) before the wheel
+	// goes offline: a spin the edge never answered is what the run is to
+	// show.
+	for _, k := range s.wheels.wait(ctx) {
+		s.logf("wheel spin %s: no result within %s", k, s.wheels.timeout)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.wheels.stats(&s.stats)
+	if s.stats.Wheel > 0 && s.cfg.Out != nil {
+		fmt.Fprintln(s.cfg.Out, s.wheels.summary(s.stats))
+	}
 	return s.stats, runErr
 }
 
@@ -432,8 +453,17 @@ func (s *Sim) publish(ctx context.Context, sa *simArrival) error {
 			return err
 		}
 	}
+	if sa.a.Channel == huiyan.ChannelWheel {
+		for _, k := range s.wheels.expire(time.Now()) {
+			s.logf("wheel spin %s: no result within %s", k, s.wheels.timeout)
+		}
+		s.wheels.sent(sa.dev.id, sa.a.Spin) // before: the result may beat the PUBACK
+	}
 	tok := sa.dev.client.Publish(topic, 1, false, firmware.EncodeArrival(sa.a))
 	if err := waitToken(ctx, tok); err != nil {
+		if sa.a.Channel == huiyan.ChannelWheel {
+			s.wheels.unsent(sa.dev.id, sa.a.Spin)
+		}
 		return fmt.Errorf("publish %s: %w", sa.a.EventID, err)
 	}
 	s.mu.Lock()
@@ -514,6 +544,13 @@ func (s *Sim) connect(ctx context.Context) error {
 		if err := waitToken(ctx, dev.client.Publish(status, 1, true, huiyan.DeviceOnline)); err != nil {
 			s.disconnect()
 			return fmt.Errorf("device %s: status: %w", d.id, err)
+		}
+		if d.ch == huiyan.ChannelWheel {
+			if err := s.wheels.subscribe(ctx, s.cfg.Branch, dev); err != nil {
+				dev.client.Disconnect(0)
+				s.disconnect()
+				return fmt.Errorf("device %s: subscribe to its results: %w", d.id, err)
+			}
 		}
 		s.devices[d.ch] = append(s.devices[d.ch], dev)
 		s.all = append(s.all, dev)
