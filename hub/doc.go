@@ -6,7 +6,10 @@
 // "Layout"). The snapshot and staff readers here are shared by the hub's
 // importer and by `huiyan-edge import`, which provisions an edge offline:
 // both read HQ's files with the same rules (DESIGN.md, "Hub contract" and
-// "PAD login").
+// "PAD login"). The hub's importer also reads HQ's tag dictionary
+// (ReadTagDict, checked against a TagHistory) and has the snapshot reader
+// spill its duplicate checks to disk (SnapshotOptions.SpillDir), so that
+// its memory does not grow with the file.
 //
 // # Sync
 //

@@ -214,18 +214,35 @@ type SnapshotOptions struct {
 	Branch string
 
 	// SkipDuplicateCheck turns off the file-wide checks that no customer_id
-	// appears twice and no token belongs to two customers. The checks keep
-	// a 16-byte entry (a keyed hash and a line number, see dupSet) for
-	// every accepted id and token, about 30 bytes with the table's slack:
-	// measured at 67 bytes per customer with one token and 168 with four,
-	// so 70 to 170 MB for a million rows. A caller that checks uniqueness
-	// itself (in its store) can save that. The zero value checks, so that
-	// the strict behaviour is the default.
+	// appears twice and no token belongs to two customers. In memory (no
+	// SpillDir) the checks keep a 16-byte entry (a keyed hash and a line
+	// number, see dupSet) for every accepted id and token, about 30 bytes
+	// with the table's slack: measured at 67 bytes per customer with one
+	// token and 168 with four, so 70 to 170 MB for a million rows. A caller
+	// that checks uniqueness itself (in its store) can save that. The zero
+	// value checks, so that the strict behaviour is the default.
 	SkipDuplicateCheck bool
+
+	// SpillDir, when set, makes the duplicate checks take bounded memory
+	// whatever the size of the file: ids and token hashes are sorted in
+	// runs of SpillMemory bytes written to files in a directory the reader
+	// makes under SpillDir, and merged at the end of the file. What
+	// changes for the caller: a duplicate row is first returned as a
+	// customer, and its *LineError comes after the last row, before
+	// io.EOF (so one row may be reported twice, for its id and a token);
+	// IDs then lists every accepted id in order; and Close must be called
+	// to remove the files. Disk: about 10 bytes a token and 6 plus its
+	// length an id, some 80 bytes a customer.
+	SpillDir string
+	// SpillMemory is the memory of the spilled checks (default
+	// DefaultSpillMemory), plus 32 KiB a run file while they are merged.
+	SpillMemory int
 }
 
 // SnapshotReader reads an HQ snapshot file (DESIGN.md, "Hub contract") one
-// customer at a time, in constant memory apart from the duplicate checks.
+// customer at a time, in constant memory apart from the duplicate checks
+// (and in constant memory with them too when they spill to disk, see
+// SnapshotOptions.SpillDir).
 // It is strict: every field is validated, and a bad row comes back as a
 // *LineError for that row, after which reading goes on. Any other error (a
 // read or gzip failure) is fatal and sticky.
@@ -272,7 +289,8 @@ type SnapshotOptions struct {
 //
 // Across the file (unless SkipDuplicateCheck): no customer_id twice and no
 // token shared by two customers; the later row is refused, naming the line
-// of the first. Only rows that were accepted take part.
+// of the first. Only rows that were accepted take part (with SpillDir, a
+// row refused for its id still takes part for its tokens).
 type SnapshotReader struct {
 	lr     *lineReader
 	format Format
@@ -287,9 +305,11 @@ type SnapshotReader struct {
 	tokCols []int     // and the column of each
 	hashes  []dupSlot // and their hashes
 
-	// The duplicate checks; nil when skipped.
+	// The duplicate checks: in memory, or spilled to files (SpillDir);
+	// all nil when skipped.
 	ids    *dupSet // customer ids
 	tokens *dupSet // tokens
+	spill  *spillChecks
 
 	rows, errs, skipped int
 	err                 error // sticky: io.EOF or a fatal error
@@ -317,15 +337,57 @@ func NewSnapshotReader(r io.Reader, format Format, dict *huiyan.TagDict, opts Sn
 		opts:   opts,
 		strs:   make([]string, numSnapshotCols),
 	}
-	if !opts.SkipDuplicateCheck {
+	switch {
+	case opts.SkipDuplicateCheck:
+	case opts.SpillDir != "":
+		var err error
+		if sr.spill, err = newSpillChecks(opts.SpillDir, opts.SpillMemory); err != nil {
+			return nil, err
+		}
+	default:
 		sr.ids, sr.tokens = newDupSet(), newDupSet()
 	}
 	if format == FormatCSV {
 		if err := sr.readHeader(); err != nil {
+			sr.Close()
 			return nil, err
 		}
 	}
 	return sr, nil
+}
+
+// Close releases what the reader holds on disk: the spilled duplicate
+// checks' files. It is needed only with SnapshotOptions.SpillDir, and safe
+// to call more than once.
+func (r *SnapshotReader) Close() error {
+	if r.spill == nil {
+		return nil
+	}
+	err := r.spill.close()
+	r.spill = nil
+	if err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	return nil
+}
+
+// IDs yields the customer id of every accepted row, once each, in byte
+// order (Go string order): what an importer compares with the customers it
+// holds to find the ones the snapshot no longer has, without keeping a set
+// of ids in memory. It needs SnapshotOptions.SpillDir, and Next must have
+// returned io.EOF; otherwise it yields an error. It may be called more than
+// once.
+func (r *SnapshotReader) IDs() iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		switch {
+		case r.spill == nil:
+			yield("", errors.New("snapshot: IDs needs SpillDir and an open reader"))
+		case r.err != io.EOF:
+			yield("", errors.New("snapshot: IDs before the end of the file"))
+		default:
+			r.spill.sortedIDs(yield)
+		}
+	}
 }
 
 func validKeyID(s string) bool {
@@ -401,6 +463,18 @@ func (r *SnapshotReader) Skipped() int { return r.skipped }
 func (r *SnapshotReader) Next() (*huiyan.Customer, error) {
 	for r.err == nil {
 		line, tooLong, err := r.lr.next()
+		if err == io.EOF && r.spill != nil {
+			// The spilled checks report their duplicates now.
+			le, err := r.spill.nextDup()
+			if err != nil {
+				r.err = fmt.Errorf("snapshot: duplicate check: %w", err)
+				break
+			}
+			if le != nil {
+				r.errs++
+				return nil, le
+			}
+		}
 		if err != nil {
 			if err != io.EOF {
 				err = fmt.Errorf("snapshot: %w", err)
@@ -433,6 +507,12 @@ func (r *SnapshotReader) Next() (*huiyan.Customer, error) {
 		if lerr != nil {
 			r.errs++
 			return nil, lerr
+		}
+		if r.spill != nil {
+			if err := r.spill.add(c.ID, r.toks, r.tokCols, lineNo(n)); err != nil {
+				r.err = fmt.Errorf("snapshot: duplicate check: %w", err)
+				break
+			}
 		}
 		return c, nil
 	}

@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -1241,4 +1243,219 @@ func (r *repeatReader) Read(p []byte) (int, error) {
 		r.off = (r.off + c) % len(r.line)
 	}
 	return n, nil
+}
+
+// TestSnapshotReader_Spill: with SpillDir the duplicate checks find the
+// same bad lines as in memory, reported after the last row; IDs lists the
+// accepted ids in order; Close leaves nothing behind.
+func TestSnapshotReader_Spill(t *testing.T) {
+	a := goodRec("C000001")
+	const n = 3000
+	big := manyRows(hub.FormatCSV, n) +
+		goodRec("C009999").with("mbank_token", tok("mbank:C000017")).csv() + "\n" +
+		goodRec("C000123").csv() + "\n" +
+		goodRec("C000123").csv() + "\n" // its id and its tokens all come a third time
+	for _, tt := range []struct {
+		name   string
+		data   string
+		memory int // SpillMemory: small enough to spill the big file in many runs
+	}{
+		{"OK", csvFile(a.csv(), goodRec("C000002").csv()), 0},
+		{"ErrDuplicateID", csvFile(a.csv(), goodRec("C000002").with("customer_id", "C000001").csv()), 0},
+		{"ErrTokenOfAnotherCustomer", csvFile(a.csv(), goodRec("C000002").with("phone_token", tok("card2:C000001")).csv()), 0},
+		{"ErrRefusedRowDoesNotCount", csvFile(a.with("tier", "silver").csv(), a.csv()), 0},
+		{"ErrManyRuns", big, 16 << 10},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			mem := readAll(t, MustNewReader(t, hub.FormatCSV, tt.data, opts()))
+			o := opts()
+			o.SpillDir, o.SpillMemory = t.TempDir(), tt.memory
+			r := MustNewReader(t, hub.FormatCSV, tt.data, o)
+			spilled := readAll(t, r)
+
+			// The same bad lines, whatever the order. In memory a row is
+			// refused for its first problem only; spilled, the third
+			// C000123 is reported for its id and for each of its tokens.
+			key := func(e *hub.LineError) string { return fmt.Sprintf("%d %s %s", e.Line, e.Field, e.Reason) }
+			var wantErrs, gotErrs []string
+			for _, res := range mem {
+				if res.err != nil {
+					wantErrs = append(wantErrs, key(res.err))
+				}
+			}
+			ids := map[string]bool{} // every row returned as a customer, duplicates too
+			seenErr := false
+			for i, res := range spilled {
+				if res.c != nil {
+					ids[res.c.ID] = true
+				}
+				switch {
+				case res.err != nil:
+					gotErrs = append(gotErrs, key(res.err))
+					seenErr = seenErr || res.err.Field == "customer_id" || strings.HasSuffix(res.err.Field, "token") || strings.HasSuffix(res.err.Field, "tokens")
+				case seenErr:
+					t.Fatalf("result %d: a customer after a duplicate: duplicates must come after the last row", i)
+				}
+			}
+			if tt.name == "ErrManyRuns" {
+				// In memory a row refused for its id does not take part in
+				// the token check; spilled it does: the second and third
+				// C000123 are also reported for their 4 tokens each.
+				var extra []string
+				for _, e := range gotErrs {
+					if !slices.Contains(wantErrs, e) {
+						extra = append(extra, e)
+						if !strings.HasPrefix(e, fmt.Sprint(n+3)) && !strings.HasPrefix(e, fmt.Sprint(n+4)) || !strings.HasSuffix(e, "token already belongs to the customer on line 125") {
+							t.Fatalf("unexpected error %q", e)
+						}
+					}
+				}
+				if len(extra) != 8 {
+					t.Fatalf("errors beyond the in-memory ones: %q, want the 4 tokens of lines %d and %d", extra, n+3, n+4)
+				}
+				gotErrs = slices.DeleteFunc(gotErrs, func(e string) bool { return slices.Contains(extra, e) })
+			}
+			slices.Sort(wantErrs)
+			slices.Sort(gotErrs)
+			if !slices.Equal(gotErrs, wantErrs) {
+				t.Fatalf("spilled errors %q, want %q", gotErrs, wantErrs)
+			}
+			if r.Errors() != len(spilled)-countCustomers(spilled) {
+				t.Fatalf("Errors()=%d, want %d", r.Errors(), len(spilled)-countCustomers(spilled))
+			}
+
+			var got []string
+			for id, err := range r.IDs() {
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, id)
+			}
+			want := slices.Sorted(maps.Keys(ids))
+			if !slices.Equal(got, want) {
+				t.Fatalf("IDs: %d ids, want the %d of the rows returned, once each, in order", len(got), len(want))
+			}
+			if err := r.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if left, _ := os.ReadDir(o.SpillDir); len(left) != 0 {
+				t.Fatalf("after Close, %d entries left in the spill dir", len(left))
+			}
+		})
+	}
+
+	t.Run("ErrIDsBeforeEnd", func(t *testing.T) {
+		o := opts()
+		o.SpillDir = t.TempDir()
+		r := MustNewReader(t, hub.FormatCSV, csvFile(a.csv()), o)
+		defer r.Close()
+		for _, err := range r.IDs() {
+			if err == nil {
+				t.Fatal("IDs before the end: no error")
+			}
+		}
+	})
+	t.Run("ErrIDsInMemory", func(t *testing.T) {
+		r := MustNewReader(t, hub.FormatCSV, csvFile(a.csv()), opts())
+		readAll(t, r)
+		for _, err := range r.IDs() {
+			if err == nil {
+				t.Fatal("IDs without SpillDir: no error")
+			}
+		}
+	})
+	t.Run("BadHeaderLeavesNothing", func(t *testing.T) {
+		o := opts()
+		o.SpillDir = t.TempDir()
+		if _, err := hub.NewSnapshotReader(strings.NewReader("nope\n"), hub.FormatCSV, huiyan.DefaultTagDict(), o); err == nil {
+			t.Fatal("bad header: no error")
+		}
+		if left, _ := os.ReadDir(o.SpillDir); len(left) != 0 {
+			t.Fatalf("%d entries left in the spill dir", len(left))
+		}
+	})
+}
+
+func countCustomers(res []result) int {
+	n := 0
+	for _, r := range res {
+		if r.c != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// TestSnapshotReader_SpillMemoryBounded reads n and 4n generated rows
+// (made on the fly, so the file is never in memory) and measures the live
+// heap after a forced collection at the points where the duplicate checks
+// hold the most: after the last row, and while IDs streams the ids back.
+// Spilled, 4n rows may not hold more than n rows plus a small margin. The
+// in-memory checks, measured the same way, must grow by more than a
+// megabyte: that shows the measurement would catch memory that grows with
+// the file.
+func TestSnapshotReader_SpillMemoryBounded(t *testing.T) {
+	const n = 5000
+	peak := func(t *testing.T, rows int, spill bool) uint64 {
+		t.Helper()
+		o := opts()
+		if spill {
+			o.SpillDir, o.SpillMemory = t.TempDir(), 64<<10
+		}
+		src := io.MultiReader(strings.NewReader(hub.SnapshotHeader+"\n"), &limitedGen{g: newRowGen(), left: rows})
+		r, err := hub.NewSnapshotReader(src, hub.FormatCSV, huiyan.DefaultTagDict(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		for i := range rows {
+			if _, err := r.Next(); err != nil {
+				t.Fatalf("row %d: %v", i+2, err)
+			}
+		}
+		high := liveHeap()
+		if _, err := r.Next(); err != io.EOF {
+			t.Fatalf("after the rows: %v, want io.EOF (no duplicates)", err)
+		}
+		if !spill {
+			return high
+		}
+		i := 0
+		for _, err := range r.IDs() {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i++; i == rows/2 {
+				high = max(high, liveHeap())
+			}
+		}
+		if i != rows {
+			t.Fatalf("IDs gave %d ids, want %d", i, rows)
+		}
+		return high
+	}
+	for _, tt := range []struct {
+		name  string
+		spill bool
+	}{{"Spilled", true}, {"InMemory", false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			small, large := peak(t, n, tt.spill), peak(t, 4*n, tt.spill)
+			t.Logf("live heap: %.2f MB for %d rows, %.2f MB for %d", float64(small)/1e6, n, float64(large)/1e6, 4*n)
+			grew := int64(large) - int64(small)
+			switch {
+			case tt.spill && grew > 256<<10:
+				t.Fatalf("spilled checks: %d rows hold %d bytes more than %d rows: memory grows with the file", 4*n, grew, n)
+			case !tt.spill && grew < 1<<20:
+				t.Fatalf("in-memory checks: %d rows hold only %d bytes more than %d rows: the measurement does not see growth", 4*n, grew, n)
+			}
+		})
+	}
+}
+
+// liveHeap returns the heap in use right after a collection: what is live.
+func liveHeap() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }

@@ -54,10 +54,13 @@ func principalFrom(ctx context.Context) principal {
 
 // Headers of a request a follower proxies to the leader. The follower
 // checked the credential; the leader trusts the principal it names when the
-// signature is good. The signature is an HMAC under a key derived from the
-// cluster's signing key, which every member holds (replicated, or the same
-// -signing-key file), so no second secret has to be distributed, and each
-// node keeps its own admin token (DESIGN.md, "Commands").
+// signature is good (and, with cluster TLS, the connection carries a
+// member's certificate: see Forwarding). The signature is an HMAC under a
+// key derived from the cluster secret, so each node keeps its own admin
+// token (DESIGN.md, "Commands"). A loopback demo without a cluster secret
+// derives the key from the cluster's signing key instead, which every
+// member holds; a hub whose raft leaves loopback must have cluster TLS and
+// with it a cluster secret, so that path never crosses a network.
 const (
 	hdrPrincipal  = "X-Huiyan-Principal"
 	hdrForwardBy  = "X-Huiyan-Forwarded-By"
@@ -123,6 +126,12 @@ func (s *Server) refuse(r *http.Request, reason, msg string) {
 	s.log.Warn("request refused", "reason", reason, "detail", msg, "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
 }
 
+// joinPattern is the route of a join. With cluster TLS a join must come
+// from a machine holding a cluster certificate, not only the admin token:
+// a voter that cannot speak raft (its certificate refused) would only
+// weaken the cluster's quorum.
+const joinPattern = "POST /v1/join"
+
 // admin guards an admin endpoint: an edge credential is 403.
 func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -134,6 +143,11 @@ func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 		if !p.admin {
 			s.refuse(r, "forbidden", p.String()+" on an admin endpoint")
 			s.writeError(w, r, huiyan.Errorf(huiyan.EForbidden, "admin only"))
+			return
+		}
+		if r.Pattern == joinPattern && !s.fromMember(r) {
+			s.refuse(r, "forbidden", "join without a cluster certificate")
+			s.writeError(w, r, huiyan.Errorf(huiyan.EForbidden, "a node joins with its cluster certificate (cluster_tls)"))
 			return
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
@@ -184,15 +198,27 @@ func (s *Server) leader(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// forwardKey derives the forwarding HMAC key from the signing key.
+// forwardKey returns the key this node signs forwarded requests with.
 func (s *Server) forwardKey() ([]byte, error) {
+	keys, err := s.forwardKeys()
+	if err != nil {
+		return nil, err
+	}
+	return keys[0], nil
+}
+
+// forwardKeys returns the keys a forwarded request may be signed with:
+// those of the cluster secrets, or, on a loopback demo without one, the
+// key derived from the signing key.
+func (s *Server) forwardKeys() ([][]byte, error) {
+	if f := s.opts.Forwarding; f != nil && len(f.keys) > 0 {
+		return f.keys, nil
+	}
 	priv, _, err := s.st.SigningKey()
 	if err != nil {
 		return nil, err
 	}
-	m := hmac.New(sha256.New, priv.Seed())
-	m.Write([]byte("huiyan hub forward v1"))
-	return m.Sum(nil), nil
+	return [][]byte{deriveForwardKey(priv.Seed(), "huiyan hub forward v1")}, nil
 }
 
 // forwardMAC signs what identifies a forwarded request: method, URI, who
@@ -210,7 +236,10 @@ func forwardMAC(key []byte, r *http.Request, p, by, at string) string {
 }
 
 func (s *Server) verifyForward(r *http.Request) (principal, error) {
-	key, err := s.forwardKey()
+	if !s.fromMember(r) {
+		return principal{}, fmt.Errorf("%w: not over a connection with a cluster certificate", errForward)
+	}
+	keys, err := s.forwardKeys()
 	if err != nil {
 		return principal{}, err
 	}
@@ -219,8 +248,12 @@ func (s *Server) verifyForward(r *http.Request) (principal, error) {
 	if err != nil || time.Since(time.Unix(sec, 0)).Abs() > forwardSkew {
 		return principal{}, errForward
 	}
-	want := forwardMAC(key, r, p, by, at)
-	if !hmac.Equal([]byte(want), []byte(r.Header.Get(hdrForwardSig))) {
+	good := false
+	for _, key := range keys {
+		want := forwardMAC(key, r, p, by, at)
+		good = good || hmac.Equal([]byte(want), []byte(r.Header.Get(hdrForwardSig)))
+	}
+	if !good {
 		return principal{}, errForward
 	}
 	pr, ok := parsePrincipal(p)
@@ -283,8 +316,13 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	target := &url.URL{Scheme: "http", Host: addr}
+	var transport http.RoundTripper
+	if f := s.opts.Forwarding; f != nil {
+		target.Scheme, transport = f.scheme, f.transport
+	}
 	p := principalFrom(r.Context()).String()
 	rp := &httputil.ReverseProxy{
+		Transport: transport,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.Host = target.Host

@@ -31,8 +31,10 @@ func (s *Server) handleCredential(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, CredentialResponse{Branch: branch, Credential: cred, IssuedAt: time.Now().UTC()})
 }
 
-// BranchesResponse is GET /v1/branches: every branch the hub knows, with
-// the version its edge holds and since when.
+// BranchesResponse is GET /v1/branches: every branch the hub knows (from
+// the data, the credentials and the edges' reports), with the version its
+// edge holds and since when, when it was last seen, its outbox backlog
+// and its devices (store.Branch). Answered from this node's state.
 type BranchesResponse struct {
 	Version  uint64         `json:"version"` // the newest committed version
 	Branches []store.Branch `json:"branches"`
@@ -62,12 +64,21 @@ func (s *Server) handleVersions(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"versions": vs, "oldest_retained": s.st.OldestRetained()})
 }
 
-// handleEvents takes upstream visit events, idempotent by id. Issue 6
-// stores the events; for now the hub keeps their ids, which is what makes
-// a redelivered batch harmless.
+// maxEventsBody bounds POST /v1/branches/{branch}/events: a full batch
+// (hub.MaxEventBatch events of ~250 bytes) is ~125 KB; the bound leaves
+// room for long ids without letting a client send megabytes.
+const maxEventsBody = 1 << 20
+
+// handleEvents takes a batch of upstream visit events. It answers
+// hub.EventAck only once the batch is committed through raft and applied
+// on this node (the leader; a follower proxies the request here and
+// relays the answer): an edge that has the answer may forget the batch.
+// Duplicates counts the ids the hub had already, and events older than
+// the retention horizon (dropped, logged): the edge must not send them
+// again either.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	var batch hub.EventBatch
-	if err := decodeJSON(r, 4<<20, &batch); err != nil {
+	if err := decodeJSON(r, maxEventsBody, &batch); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -75,16 +86,31 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, huiyan.Errorf(huiyan.EInvalid, "%v", err))
 		return
 	}
-	ids := make([]string, len(batch.Events))
-	for i, e := range batch.Events {
-		ids[i] = e.ID
-	}
-	n, err := s.st.RecordEvents(r.Context(), r.PathValue("branch"), ids)
+	res, err := s.st.RecordEvents(r.Context(), r.PathValue("branch"), batch.Events)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, hub.EventAck{Accepted: n, Duplicates: len(ids) - n})
+	writeJSON(w, http.StatusOK, hub.EventAck{Accepted: res.Accepted, Duplicates: res.Duplicates + res.Expired})
+}
+
+// handleStatus takes an edge's heartbeat (hub.EdgeStatus) and answers 204
+// once it is recorded (or found unchanged): GET /v1/branches shows it.
+func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
+	var st hub.EdgeStatus
+	if err := decodeJSON(r, 128<<10, &st); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := st.Validate(); err != nil {
+		s.writeError(w, r, huiyan.Errorf(huiyan.EInvalid, "%v", err))
+		return
+	}
+	if err := s.st.ReportStatus(r.Context(), r.PathValue("branch"), st); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) handleApplied(w http.ResponseWriter, r *http.Request) {

@@ -12,4 +12,14 @@
 // Writes run on the raft leader. A follower proxies them to the leader's
 // HTTP address, streaming, with the principal it authenticated in signed
 // headers (see forward): clients need only one member's address.
+//
+// Upstream from the edges (issue 6): POST /v1/branches/{branch}/events
+// (hub.EventBatch → hub.EventAck, answered only once the batch is
+// committed through raft; see handleEvents) and POST
+// /v1/branches/{branch}/status (hub.EdgeStatus → 204), both with that
+// branch's credential. GET /v1/branches (admin) shows each branch's edge
+// state, last seen, outbox backlog and devices. GET /v1/reports/funnel
+// (admin) answers the funnel as JSON or CSV from the answering node's own
+// state; its parameters are documented on handleFunnel, its definitions
+// in package hub/funnel.
 package http

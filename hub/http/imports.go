@@ -23,8 +23,10 @@ import (
 // contract"). Two forms:
 //
 //   - multipart/form-data with a file part "tags" (CSV or JSON Lines,
-//     gzip allowed) and optionally a file part "staff" (staff.csv), in
-//     either order: what `huiyan-hub import` sends;
+//     gzip allowed), optionally a file part "staff" (staff.csv) before or
+//     after it, and optionally a file part "dict" (HQ's tag dictionary,
+//     tagdict.csv) before it, since the customers are checked against
+//     it: what `huiyan-hub import` sends;
 //   - the tags file alone as the body, with ?format=csv|jsonl (or a file
 //     name in ?name=, or Content-Type text/csv or application/x-ndjson),
 //     gzip allowed (Content-Encoding: gzip, or detected).
@@ -37,6 +39,10 @@ import (
 
 // importStart bounds the wait for the import's first command.
 const importStart = 30 * time.Second
+
+// maxDictBytes bounds an uploaded tag dictionary, held in memory until the
+// tags part comes: the shipped one is 15 KB.
+const maxDictBytes = 4 << 20
 
 func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxUploadBytes)
@@ -127,6 +133,8 @@ func (s *Server) importMultipart(r *http.Request, mr *multipart.Reader) (*store.
 		run      *store.ImportRun
 		staff    []byte // a roster that came before the tags
 		gotStaff bool
+		dict     []byte // the tag dictionary, which comes before the tags
+		gotDict  bool
 	)
 	for {
 		part, err := mr.NextPart()
@@ -152,6 +160,11 @@ func (s *Server) importMultipart(r *http.Request, mr *multipart.Reader) (*store.
 			if run, err = s.begin(r, part.FileName(), format); err != nil {
 				return nil, err
 			}
+			if gotDict {
+				if err := run.Dict(r.Context(), bytes.NewReader(dict)); err != nil {
+					return s.finish(r, run, err)
+				}
+			}
 			tags, err := maybeGunzip(part, gz)
 			if err == nil {
 				err = run.Tags(r.Context(), tags)
@@ -166,7 +179,7 @@ func (s *Server) importMultipart(r *http.Request, mr *multipart.Reader) (*store.
 			}
 		case "staff":
 			if gotStaff {
-				return s.finish(r, run, huiyan.Errorf(huiyan.EInvalid, "two staff files in one upload"))
+				return s.abort(r, run, huiyan.Errorf(huiyan.EInvalid, "two staff files in one upload"))
 			}
 			gotStaff = true
 			staff, err = io.ReadAll(io.LimitReader(part, s.opts.MaxStaffBytes+1))
@@ -190,6 +203,26 @@ func (s *Server) importMultipart(r *http.Request, mr *multipart.Reader) (*store.
 			if err != nil {
 				return nil, err
 			}
+		case "dict":
+			if gotDict {
+				return s.abort(r, run, huiyan.Errorf(huiyan.EInvalid, "two tag dictionaries in one upload"))
+			}
+			gotDict = true
+			dict, err = readDict(part)
+			if run != nil {
+				// After the tags: too late to check them against it, which
+				// run.Dict reports as a bad line of the dictionary.
+				if err == nil {
+					err = run.Dict(r.Context(), bytes.NewReader(dict))
+				}
+				if err != nil {
+					return s.finish(r, run, err)
+				}
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
 		default:
 			// Unknown parts are skipped: a browser form may add fields.
 			_, _ = io.Copy(io.Discard, part)
@@ -199,6 +232,28 @@ func (s *Server) importMultipart(r *http.Request, mr *multipart.Reader) (*store.
 		return nil, huiyan.Errorf(huiyan.EInvalid, `no "tags" file part in the upload`)
 	}
 	return s.finish(r, run, nil)
+}
+
+// abort ends an upload that is wrong as a whole: the open import fails
+// with the reason, or, before the tags part opened one, the request does.
+func (s *Server) abort(r *http.Request, run *store.ImportRun, err error) (*store.Import, error) {
+	if run == nil {
+		return nil, err
+	}
+	return s.finish(r, run, err)
+}
+
+// readDict reads a tag dictionary part, gzipped or not, up to maxDictBytes.
+func readDict(part io.Reader) ([]byte, error) {
+	zr, err := maybeGunzip(part, false)
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(io.LimitReader(zr, maxDictBytes+1))
+	if err == nil && len(b) > maxDictBytes {
+		err = huiyan.Errorf(huiyan.ETooLarge, "tag dictionary over %d bytes", maxDictBytes)
+	}
+	return b, err
 }
 
 // begin opens the import on the leader.

@@ -33,6 +33,11 @@ type Options struct {
 	MaxStaffBytes int64
 	// Version is the hub's version, for /healthz.
 	Version string
+	// Forwarding secures the writes a follower forwards to the leader
+	// (NewForwarding: the cluster secret, https with the cluster CA and
+	// this node's certificate). Nil: the loopback demo's plain http, its
+	// HMAC key derived from the signing key.
+	Forwarding *Forwarding
 
 	Logger *slog.Logger
 	// Registry receives the HTTP metrics and serves /metrics; nil makes a
@@ -81,6 +86,7 @@ func NewServer(st *store.Store, opts Options) *Server {
 // Writes run on the leader; a follower proxies them there (see forward).
 func (s *Server) routes() {
 	m := s.mux
+	s.registerDashboard(m)
 	m.HandleFunc("GET /healthz", s.handleHealth)
 	m.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{}))
 	m.HandleFunc("GET /v1/cluster", s.handleCluster)
@@ -98,6 +104,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/branches/{branch}/chunks/{sha256}", s.edge(s.handleChunk))
 	m.HandleFunc("POST /v1/branches/{branch}/events", s.edge(s.leader(s.handleEvents)))
 	m.HandleFunc("POST /v1/branches/{branch}/applied", s.edge(s.leader(s.handleApplied)))
+	m.HandleFunc("POST /v1/branches/{branch}/status", s.edge(s.leader(s.handleStatus)))
+	m.HandleFunc("GET /v1/reports/funnel", s.admin(s.handleFunnel))
 }
 
 // Handler returns the server's handler, with request metrics.

@@ -148,9 +148,12 @@ func (s *Server) buildManifest(branch string, have, newest uint64, now time.Time
 	if err != nil {
 		return nil, err
 	}
-	dict := huiyan.DefaultTagDict()
-	if cur.DictVersion != dict.Version() {
-		return nil, fmt.Errorf("version %d uses tag dictionary %d, this hub ships %d", newest, cur.DictVersion, dict.Version())
+	// The dictionary of the version, as the import stored it: the one its
+	// customers' tag ids come from (HQ may have added tags since the hub
+	// was built).
+	dict, err := s.st.Dict(newest)
+	if err != nil {
+		return nil, fmt.Errorf("tag dictionary of version %d: %w", newest, err)
 	}
 	staffAll, err := s.st.Staff(newest)
 	if err != nil {

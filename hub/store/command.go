@@ -31,11 +31,14 @@ const (
 	cmdImportBatch    commandType = 5  // upsert a batch of customers (blob: gzipped JSON lines)
 	cmdImportDelete   commandType = 6  // customers absent from the snapshot
 	cmdImportStaff    commandType = 7  // the staff roster (blob: gzipped JSON)
-	cmdImportFinish   commandType = 8  // commit, refuse or abort the open import
+	cmdImportFinish   commandType = 8  // commit, refuse or abort the open import (blob: a new tag dictionary)
 	cmdSetCredential  commandType = 9  // issue or rotate a branch's edge credential (hash only)
 	cmdReportApplied  commandType = 10 // a branch reports the version it holds
-	cmdRecordEvents   commandType = 11 // upstream visit events, idempotent by id (issue 6: ids only for now)
+	cmdRecordEvents   commandType = 11 // upstream event ids only (the first format; still applied, no longer proposed)
 	cmdImportProgress commandType = 12 // rows read so far while nothing is replicated (a refused import)
+	cmdEvents         commandType = 13 // a batch of upstream visit events, whole (events.go)
+	cmdEdgeStatus     commandType = 14 // an edge's heartbeat (events.go)
+	cmdPurgeEvents    commandType = 15 // retention: forget visits and event ids before a day (events.go)
 )
 
 var commandNames = map[commandType]string{
@@ -51,6 +54,9 @@ var commandNames = map[commandType]string{
 	cmdReportApplied:  "report_applied",
 	cmdRecordEvents:   "record_events",
 	cmdImportProgress: "import_progress",
+	cmdEvents:         "events",
+	cmdEdgeStatus:     "edge_status",
+	cmdPurgeEvents:    "purge_events",
 }
 
 // String returns the command's name, as metrics and logs show it.
@@ -171,6 +177,11 @@ type importFinishCmd struct {
 	Errors     int         `json:"errors"`
 	LineErrors []LineError `json:"line_errors,omitempty"`
 	Message    string      `json:"message,omitempty"`
+	// Dict is the version of the tag dictionary in the blob (JSON
+	// hub.DictWire), when a committed import brings one: HQ uploaded a
+	// new dictionary, or the cluster has stored none yet. 0: no blob.
+	Dict     int `json:"dict,omitempty"`
+	DictTags int `json:"dict_tags,omitempty"` // tags in the uploaded dictionary, for the record
 }
 
 type credentialCmd struct {
@@ -189,5 +200,46 @@ type appliedCmd struct {
 type eventsCmd struct {
 	Branch string    `json:"branch"`
 	IDs    []string  `json:"ids"`
+	At     time.Time `json:"at"`
+}
+
+// eventBatchCmd is one POST of an edge's events, whole (cmdEvents): one
+// log entry per batch, so a batch is stored all at once or not at all.
+type eventBatchCmd struct {
+	Branch string        `json:"branch"`
+	Events []eventRecord `json:"events"`
+	At     time.Time     `json:"at"` // when the leader received it
+}
+
+// eventRecord is an event as the log keeps it: the store's own copy of
+// hub.EventWire's fields, so that a change of the wire type never changes
+// what an old log entry means.
+type eventRecord struct {
+	ID          string    `json:"id"`
+	Kind        string    `json:"kind"`
+	At          time.Time `json:"at"`
+	Visit       string    `json:"visit"`
+	Channel     string    `json:"channel,omitempty"`
+	Recognised  bool      `json:"recognised,omitempty"`
+	MBankAtOpen string    `json:"mbank_at_open,omitempty"`
+	Tier        string    `json:"tier,omitempty"`
+	Staff       string    `json:"staff,omitempty"`
+	Outcome     string    `json:"outcome,omitempty"`
+	Conversion  string    `json:"conversion,omitempty"`
+}
+
+// statusCmd is an edge's heartbeat, with the leader's receive time.
+type statusCmd struct {
+	Branch string     `json:"branch"`
+	Status EdgeStatus `json:"status"`
+}
+
+// purgeCmd forgets the visits that opened before the day Before and the
+// event ids older than its first instant (CST), at most Limit of each
+// (the leader sends more commands until nothing is left), so that one
+// command never holds the FSM for long.
+type purgeCmd struct {
+	Before string    `json:"before"` // YYYY-MM-DD
+	Limit  int       `json:"limit"`
 	At     time.Time `json:"at"`
 }

@@ -44,9 +44,16 @@ var (
 	bCredHash = []byte("credhash") // sha256(credential) → branch
 	bApplied  = []byte("applied")  // branch → appliedState
 	bEvents   = []byte("events")   // branch 0 event id → be64(log index)
+	bEventAt  = []byte("eventat")  // be64(event time, unix s) branch 0 event id → "": retention (events.go)
+	bVisits   = []byte("visits")   // branch 0 visit id → visitFacts JSON (events.go)
+	bVisitDay = []byte("visitday") // day 0 branch 0 visit id → "": reports and retention (events.go)
+	bStatus   = []byte("status")   // branch → EdgeStatus JSON, the last heartbeat (events.go)
 
 	allBuckets = [][]byte{bMeta, bMembers, bKeys, bImports, bVersions, bCust, bBidx, bBcount,
-		bDead, bBorn, bStaff, bCreds, bCredHash, bApplied, bEvents}
+		bDead, bBorn, bStaff, bCreds, bCredHash, bApplied, bEvents, bEventAt, bVisits, bVisitDay, bStatus,
+		bDicts}
+
+	bDicts = []byte("dicts") // be64(dict version) → dictRecord: every tag dictionary (dict.go)
 
 	kApplied = []byte("applied_index") // be64: the last log index applied
 	kSchema  = []byte("schema")        // be64: stateSchema
@@ -54,6 +61,7 @@ var (
 	kActive  = []byte("active_import") // the open import's id, absent when none
 	kKey     = []byte("active_key")    // the signing key's id
 	kLive    = []byte("live")          // be64: customers in the newest state
+	kPurged  = []byte("purged_before") // day: visits and event ids before it are forgotten (events.go)
 )
 
 // stateSchema is the layout above; a node refuses a state.db of another.
@@ -376,7 +384,7 @@ func (f *fsm) applyCommand(tx *bolt.Tx, l *raft.Log) (any, bool, error) {
 		if err := c.decodeHeader(&h); err != nil {
 			return nil, false, err
 		}
-		v, err := f.applyImportFinish(tx, &h)
+		v, err := f.applyImportFinish(tx, &h, c.Blob)
 		return v, false, err
 	case cmdSetCredential:
 		var h credentialCmd
@@ -396,6 +404,26 @@ func (f *fsm) applyCommand(tx *bolt.Tx, l *raft.Log) (any, bool, error) {
 			return nil, false, err
 		}
 		v, err := f.applyRecordEvents(tx, &h, l.Index)
+		return v, false, err
+	case cmdEvents:
+		var h eventBatchCmd
+		if err := c.decodeHeader(&h); err != nil {
+			return nil, false, err
+		}
+		v, err := f.applyEvents(tx, &h, l.Index)
+		return v, false, err
+	case cmdEdgeStatus:
+		var h statusCmd
+		if err := c.decodeHeader(&h); err != nil {
+			return nil, false, err
+		}
+		return nil, false, f.applyEdgeStatus(tx, &h)
+	case cmdPurgeEvents:
+		var h purgeCmd
+		if err := c.decodeHeader(&h); err != nil {
+			return nil, false, err
+		}
+		v, err := f.applyPurge(tx, &h)
 		return v, false, err
 	}
 	return nil, false, huiyan.Errorf(huiyan.EInvalid, "command %s has no handler", c.Type)
@@ -525,8 +553,9 @@ func (f *fsm) applyImportStaff(tx *bolt.Tx, h *importStaffCmd, blob []byte) erro
 }
 
 // applyImportFinish commits the open import as a new version, or undoes
-// everything it wrote.
-func (f *fsm) applyImportFinish(tx *bolt.Tx, h *importFinishCmd) (*Import, error) {
+// everything it wrote. A committed import's blob is the tag dictionary it
+// brings, stored as the dictionary of the new version (dict.go).
+func (f *fsm) applyImportFinish(tx *bolt.Tx, h *importFinishCmd, blob []byte) (*Import, error) {
 	imp, err := activeImport(tx, h.ID)
 	if err != nil {
 		return nil, err
@@ -543,17 +572,34 @@ func (f *fsm) applyImportFinish(tx *bolt.Tx, h *importFinishCmd) (*Import, error
 		if err := rows.forget(); err != nil {
 			return nil, err
 		}
-		staffVersion := uint64(0)
+		staffVersion, dictVersion := uint64(0), 0
 		if prev, err := getVersion(tx, imp.Version-1); err == nil {
-			staffVersion = prev.StaffVersion
+			staffVersion, dictVersion = prev.StaffVersion, prev.DictVersion
 		}
 		if tx.Bucket(bStaff).Get(be64(imp.Version)) != nil {
 			staffVersion = imp.Version
 		}
+		if h.Dict != 0 {
+			d, err := decodeDict(blob)
+			if err == nil && d.Version() != h.Dict {
+				err = fmt.Errorf("blob has version %d", d.Version())
+			}
+			if err != nil {
+				return nil, huiyan.Errorf(huiyan.EInvalid, "import_finish: tag dictionary %d: %v", h.Dict, err)
+			}
+			if err := putDict(tx, d, dictVersion, imp); err != nil {
+				return nil, err
+			}
+			dictVersion = d.Version()
+		}
+		if dictVersion == 0 {
+			dictVersion = huiyan.DictVersion // a state from before dictionaries were stored
+		}
+		imp.DictVersion, imp.DictTags = dictVersion, h.DictTags
 		v := Version{
 			Version: imp.Version, ImportID: imp.ID, CreatedAt: h.At,
 			Customers: int(getU64(m, kLive)), Changed: imp.Changed, Deleted: imp.Deleted,
-			DictVersion: huiyan.DefaultTagDict().Version(), StaffVersion: staffVersion,
+			DictVersion: dictVersion, StaffVersion: staffVersion,
 		}
 		if err := putJSON(tx.Bucket(bVersions), be64(v.Version), v); err != nil {
 			return nil, err
@@ -655,25 +701,6 @@ func (f *fsm) applyReportApplied(tx *bolt.Tx, h *appliedCmd) error {
 	}
 	st.ReportedAt = h.At
 	return putJSON(b, []byte(h.Branch), st)
-}
-
-func (f *fsm) applyRecordEvents(tx *bolt.Tx, h *eventsCmd, index uint64) (int, error) {
-	if !huiyan.ValidBranchID(h.Branch) {
-		return 0, huiyan.Errorf(huiyan.EInvalid, "record_events: bad branch")
-	}
-	b := tx.Bucket(bEvents)
-	n := 0
-	for _, id := range h.IDs {
-		k := append([]byte(h.Branch+"\x00"), id...)
-		if b.Get(k) != nil {
-			continue
-		}
-		if err := b.Put(k, be64(index)); err != nil {
-			return 0, err
-		}
-		n++
-	}
-	return n, nil
 }
 
 // --- snapshots ---

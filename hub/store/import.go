@@ -8,9 +8,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io"
-	"slices"
+	"iter"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,20 +27,30 @@ type ImportOptions struct {
 	Name   string     // the uploaded file's name, for the record
 	Format hub.Format // FormatCSV or FormatJSONL
 	KeyID  string     // the key id of the file's tokens (default "k1")
-	Dict   *huiyan.TagDict
 	// BatchBytes is the uncompressed size of one replicated batch of
 	// customers (default 1 MiB, some 2,000 customers).
 	BatchBytes int
 	// DeleteBatch is how many deleted ids go in one command (default 10,000).
 	DeleteBatch int
+	// SpillMemory is the memory of the file-wide duplicate checks, which
+	// spill to {data}/import-tmp beyond it (default
+	// hub.DefaultSpillMemory); tests make it small to exercise the spill.
+	SpillMemory int
 }
+
+// importTmp is the directory under the data directory where an import
+// spills its duplicate checks; it is emptied when an import starts, so a
+// crash leaves nothing behind for long.
+const importTmp = "import-tmp"
+
+// maxDictTags bounds the tags of an uploaded dictionary; far above any
+// real one (the shipped one has 166), it keeps a runaway file from
+// becoming one huge raft entry.
+const maxDictTags = 10000
 
 func (o *ImportOptions) setDefaults() {
 	if o.KeyID == "" {
 		o.KeyID = "k1"
-	}
-	if o.Dict == nil {
-		o.Dict = huiyan.DefaultTagDict()
 	}
 	if o.BatchBytes <= 0 {
 		o.BatchBytes = 1 << 20
@@ -58,24 +69,38 @@ func (o *ImportOptions) setDefaults() {
 // customer whose row was refused would otherwise be deleted from every
 // branch. A refused or failed import undoes its rows.
 //
-// Use: BeginImport, then Tags and (optionally) Staff in either order, then
-// Finish; or Fail at any point. An ImportRun is not safe for concurrent
-// use, except Progress.
+// Memory does not grow with the file: the customers are streamed, the
+// file-wide duplicate checks spill to sorted files under {data}/import-tmp
+// (hub.SnapshotOptions.SpillDir), and the customers the snapshot no longer
+// has are found by merging the file's ids, in order, with the state's.
+//
+// Use: BeginImport, then optionally Dict (HQ's tag dictionary, before the
+// tags), then Tags and (optionally) Staff in either order, then Finish; or
+// Fail at any point. An ImportRun is not safe for concurrent use, except
+// Progress.
 type ImportRun struct {
 	s       *Store
 	opts    ImportOptions
 	id      string
 	version uint64
+	spill   string // this import's spill directory
 
 	rows, errs atomic.Int64
 	customers  int
 	lineErrs   []LineError
-	seed       maphash.Seed
-	seen       []uint64 // maphash of every customer id replicated
+	sr         *hub.SnapshotReader // kept after Tags for the deletes: IDs
 	tagsRead   bool
 	staffCount int
 	seq        int
 	done       bool
+
+	// The tag dictionary: the cluster's (dicts.current), or the one the
+	// upload brings (newDict), which the tags are checked against.
+	dicts    *dictState
+	dict     *huiyan.TagDict
+	newDict  *huiyan.TagDict
+	dictRead bool
+	dictTags int
 }
 
 // BeginImport opens an import: it reserves the next version through raft.
@@ -88,7 +113,7 @@ func (s *Store) BeginImport(ctx context.Context, opts ImportOptions) (*ImportRun
 	if !s.IsLeader() {
 		return nil, ErrNotLeader
 	}
-	r := &ImportRun{s: s, opts: opts, id: newImportID(), seed: maphash.MakeSeed()}
+	r := &ImportRun{s: s, opts: opts, id: newImportID()}
 	s.mu.Lock()
 	if s.running != "" {
 		s.mu.Unlock()
@@ -96,6 +121,14 @@ func (s *Store) BeginImport(ctx context.Context, opts ImportOptions) (*ImportRun
 	}
 	s.running = r.id
 	s.mu.Unlock()
+	// One import at a time on this node, so whatever is under import-tmp
+	// is left over from a crash.
+	tmp := filepath.Join(s.c.Dir, importTmp)
+	if err := os.RemoveAll(tmp); err != nil {
+		r.release()
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	r.spill = filepath.Join(tmp, r.id)
 	v, err := s.apply(ctx, cmdImportStart, importStartCmd{
 		ID: r.id, Name: opts.Name, Format: opts.Format.String(), Node: s.c.ID, At: time.Now().UTC(),
 	}, nil)
@@ -104,6 +137,13 @@ func (s *Store) BeginImport(ctx context.Context, opts ImportOptions) (*ImportRun
 		return nil, err
 	}
 	r.version = v.(uint64)
+	// Read once the import holds the cluster's one import slot: no other
+	// import can commit a dictionary until this one finishes.
+	if r.dicts, err = s.fsm.dictState(); err != nil {
+		_, _ = r.Fail(ctx, "the cluster's tag dictionary could not be read")
+		return nil, err
+	}
+	r.dict = r.dicts.current
 	s.log.Info("import started", "import", r.id, "version", r.version, "format", opts.Format)
 	return r, nil
 }
@@ -136,6 +176,52 @@ type batch struct {
 	data []byte // JSON lines
 }
 
+// Dict reads the tag dictionary HQ uploads with the snapshot (tagdict.csv,
+// hub.ReadTagDict), which must come before the tags file: the customers
+// are checked against it, so that HQ can add a tag and use it the same
+// night. It is checked against every dictionary the cluster has had (an
+// id keeps its code and kind for ever, a code its id); bad lines become
+// line errors of the file "dict" and refuse the import. When committed,
+// a dictionary that differs from the cluster's becomes the next
+// dictionary version, first used by this import's version; the same
+// dictionary again makes no new dictionary version. A read error is
+// returned.
+func (r *ImportRun) Dict(ctx context.Context, rd io.Reader) error {
+	switch {
+	case r.dictRead:
+		return huiyan.Errorf(huiyan.EInvalid, "the import already has a tag dictionary")
+	case r.tagsRead:
+		_, _ = io.Copy(io.Discard, rd)
+		r.addLineError("dict", &hub.LineError{Reason: "the tag dictionary must come before the tags file in the upload: the customers are checked against it"})
+		return nil
+	}
+	r.dictRead = true
+	next := r.dicts.current.Version() + 1
+	d, lineErrs, err := hub.ReadTagDict(rd, next, r.dicts.history)
+	var le *hub.LineError
+	if errors.As(err, &le) {
+		r.addLineError("dict", le)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, le := range lineErrs {
+		r.addLineError("dict", le)
+	}
+	if n := len(d.Tags()); n > maxDictTags {
+		r.addLineError("dict", &hub.LineError{Reason: fmt.Sprintf("%d tags, at most %d", n, maxDictTags)})
+		return nil
+	}
+	// Even a refused dictionary is what the tags are checked against, so
+	// that HQ sees the snapshot's own errors, not one per new tag.
+	r.dict, r.dictTags = d, len(d.Tags())
+	if len(lineErrs) == 0 && !hub.SameTags(d, r.dicts.current) {
+		r.newDict = d
+	}
+	return nil
+}
+
 // Tags reads the snapshot file. Bad rows become line errors (and stop the
 // replication of further rows: the import will be refused); a read error
 // is returned, and the caller then calls Fail.
@@ -144,7 +230,9 @@ func (r *ImportRun) Tags(ctx context.Context, rd io.Reader) error {
 		return huiyan.Errorf(huiyan.EInvalid, "the import already has a tags file")
 	}
 	r.tagsRead = true
-	sr, err := hub.NewSnapshotReader(rd, r.opts.Format, r.opts.Dict, hub.SnapshotOptions{KeyID: r.opts.KeyID})
+	sr, err := hub.NewSnapshotReader(rd, r.opts.Format, r.dict, hub.SnapshotOptions{
+		KeyID: r.opts.KeyID, SpillDir: r.spill, SpillMemory: r.opts.SpillMemory,
+	})
 	var le *hub.LineError
 	if errors.As(err, &le) {
 		r.rows.Add(1)
@@ -155,6 +243,7 @@ func (r *ImportRun) Tags(ctx context.Context, rd io.Reader) error {
 	if err != nil {
 		return err
 	}
+	r.sr = sr
 
 	send := r.sender(ctx)
 	var buf bytes.Buffer
@@ -208,7 +297,6 @@ func (r *ImportRun) Tags(ctx context.Context, rd io.Reader) error {
 		buf.WriteByte('\n')
 		records++
 		r.customers++
-		r.seen = append(r.seen, maphash.String(r.seed, c.ID))
 		if buf.Len() >= r.opts.BatchBytes {
 			if err := flush(); err != nil {
 				send.close()
@@ -350,7 +438,8 @@ func (r *ImportRun) Staff(ctx context.Context, rd io.Reader) error {
 func (r *ImportRun) Finish(ctx context.Context) (*Import, error) {
 	defer r.release()
 	rows, errs := r.Progress()
-	fin := importFinishCmd{ID: r.id, Rows: rows, Errors: errs, LineErrors: r.lineErrs}
+	fin := importFinishCmd{ID: r.id, Rows: rows, Errors: errs, LineErrors: r.lineErrs, DictTags: r.dictTags}
+	var blob []byte
 	switch {
 	case !r.tagsRead:
 		fin.Outcome, fin.Message = StatusRefused, "no tags file in the upload"
@@ -364,9 +453,22 @@ func (r *ImportRun) Finish(ctx context.Context) (*Import, error) {
 		if err := r.deletes(ctx); err != nil {
 			return nil, err
 		}
+		// The dictionary goes with the commit: a new one, or the one in use
+		// when the cluster has stored none yet (its first import).
+		d := r.newDict
+		if d == nil && !r.dicts.stored {
+			d = r.dicts.current
+		}
+		if d != nil {
+			var err error
+			if blob, err = encodeDict(d); err != nil {
+				return nil, err
+			}
+			fin.Dict = d.Version()
+		}
 	}
 	fin.At = time.Now().UTC()
-	v, err := r.s.apply(ctx, cmdImportFinish, fin, nil)
+	v, err := r.s.apply(ctx, cmdImportFinish, fin, blob)
 	if err != nil {
 		return nil, err
 	}
@@ -379,41 +481,60 @@ func (r *ImportRun) Finish(ctx context.Context) (*Import, error) {
 }
 
 // deletes replicates the ids of the customers the new snapshot no longer
-// has: every current customer whose id was not in the file.
+// has: every current customer whose id was not in the file. The file's ids
+// come sorted from the reader's spill files and the state's in the same
+// order, so one merge of the two finds them in constant memory; the
+// state is read a page at a time, and the ids proposed between pages, so
+// that no read transaction stays open while the FSM writes.
 func (r *ImportRun) deletes(ctx context.Context) error {
-	slices.Sort(r.seen)
-	var ids []string
-	flush := func() error {
-		if len(ids) == 0 {
-			return nil
-		}
-		_, err := r.s.apply(ctx, cmdImportDelete, importDeleteCmd{ID: r.id, IDs: ids}, nil)
-		ids = nil
-		return err
+	if r.sr == nil {
+		return errors.New("import: no tags file read")
 	}
-	// The ids are gathered under a read transaction and proposed after
-	// it, in batches: proposing inside it would hold the transaction open
-	// while the FSM writes.
-	var gone []string
-	err := r.s.fsm.liveIDs(r.version, func(id string) error {
-		if _, ok := slices.BinarySearch(r.seen, maphash.String(r.seed, id)); !ok {
-			gone = append(gone, id)
-		}
-		return nil
-	})
+	next, stop := iter.Pull2(r.sr.IDs())
+	defer stop()
+	file, err, more := next()
 	if err != nil {
 		return err
 	}
-	for _, id := range gone {
-		ids = append(ids, id)
-		if len(ids) >= r.opts.DeleteBatch {
-			if err := flush(); err != nil {
+	var ids []string
+	// flush proposes the gathered ids in commands of DeleteBatch, all of
+	// them at the end, or while a whole command's worth is waiting.
+	flush := func(all bool) error {
+		for len(ids) >= r.opts.DeleteBatch || (all && len(ids) > 0) {
+			n := min(len(ids), r.opts.DeleteBatch)
+			if _, err := r.s.apply(ctx, cmdImportDelete, importDeleteCmd{ID: r.id, IDs: ids[:n]}, nil); err != nil {
 				return err
 			}
+			ids = ids[n:]
+		}
+		return nil
+	}
+	after, done := "", false
+	for !done {
+		after, done, err = r.s.fsm.liveIDs(r.version, after, deletePage, func(id string) error {
+			for more && file < id {
+				if file, err, more = next(); err != nil {
+					return err
+				}
+			}
+			if !more || file != id {
+				ids = append(ids, id)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := flush(done); err != nil {
+			return err
 		}
 	}
-	return flush()
+	return nil
 }
+
+// deletePage is how many customers of the state one read transaction of
+// the deletes scans.
+var deletePage = 10000
 
 // Fail ends the import without a new version: a read error, a cancelled
 // upload. The message is for HQ.
@@ -434,6 +555,14 @@ func (r *ImportRun) Fail(ctx context.Context, message string) (*Import, error) {
 }
 
 func (r *ImportRun) release() {
+	if r.sr != nil {
+		if err := r.sr.Close(); err != nil {
+			r.s.log.Warn("import: remove spill files", "import", r.id, "err", err)
+		}
+	}
+	if r.spill != "" {
+		_ = os.RemoveAll(r.spill)
+	}
 	r.s.mu.Lock()
 	if r.s.running == r.id {
 		r.s.running = ""

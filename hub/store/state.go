@@ -154,6 +154,16 @@ func (f *fsm) branches() ([]Branch, error) {
 		}); err != nil {
 			return err
 		}
+		if err := tx.Bucket(bStatus).ForEach(func(k, v []byte) error {
+			var st EdgeStatus
+			if err := json.Unmarshal(v, &st); err != nil {
+				return err
+			}
+			get(string(k)).setHeartbeat(&st)
+			return nil
+		}); err != nil {
+			return err
+		}
 		return tx.Bucket(bCreds).ForEach(func(k, v []byte) error {
 			var c credentialCmd
 			if err := json.Unmarshal(v, &c); err != nil {
@@ -166,6 +176,7 @@ func (f *fsm) branches() ([]Branch, error) {
 	})
 	out := make([]Branch, 0, len(byID))
 	for _, b := range byID {
+		b.setEdgeState()
 		out = append(out, *b)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
@@ -278,25 +289,44 @@ func (f *fsm) delta(branch string, have, version uint64, fn func(c *huiyan.Custo
 
 // liveIDs calls fn with the id of every customer whose current row is
 // older than version: the candidates for deletion by the import that
-// reserved version. It runs on the leader, in id order.
-func (f *fsm) liveIDs(version uint64, fn func(id string) error) error {
-	return f.view(func(tx *bolt.Tx) error {
+// reserved version. It runs on the leader, in id order (byte order: the
+// 0 after the id in a row's key sorts it before any longer id), one page
+// at a time: it scans the customers after the id `after` ("" for the
+// first page), at most limit of them in one read transaction, and returns
+// the last id scanned, for the next page, and whether it reached the end.
+func (f *fsm) liveIDs(version uint64, after string, limit int, fn func(id string) error) (last string, done bool, err error) {
+	err = f.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bCust).Cursor()
-		var last string
-		for k, v := c.First(); k != nil; k, v = c.Next() {
+		var k, v []byte
+		if after == "" {
+			k, v = c.First()
+		} else {
+			// "after" 1 is past every row of after ("after" 0 ^from) and
+			// before the next id.
+			k, v = c.Seek(append([]byte(after), 1))
+		}
+		last = after
+		scanned := 0
+		for ; k != nil; k, v = c.Next() {
 			id, from := splitIDFrom(k)
-			if id == last {
+			if id == last && scanned > 0 {
 				continue // an older row of the same customer
 			}
+			if scanned == limit {
+				return nil
+			}
 			last = id
+			scanned++
 			if rowTo(v) == live && from < version {
 				if err := fn(id); err != nil {
 					return err
 				}
 			}
 		}
+		done = true
 		return nil
 	})
+	return last, done, err
 }
 
 func (f *fsm) staff(version uint64) ([]huiyan.Staff, error) {

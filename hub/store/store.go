@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -34,6 +33,11 @@ type Config struct {
 	// RaftBind is an unspecified address such as 0.0.0.0.
 	RaftBind      string
 	RaftAdvertise string
+	// ClusterTLS secures the raft transport with mutual TLS 1.3 (see
+	// ClusterTLS and DESIGN.md, "Transport security"). Nil: plain TCP,
+	// which Open refuses unless RaftBind and RaftAdvertise are loopback
+	// (ErrClusterTLSRequired).
+	ClusterTLS *ClusterTLS
 	// HTTPAddr is this node's HTTP address as the others reach it
 	// (host:port): replicated so that a follower can forward writes to the
 	// leader.
@@ -128,6 +132,7 @@ type Store struct {
 	walMeta *metadb.BoltMetaDB
 	snaps   *raft.FileSnapshotStore
 	trans   *raft.NetworkTransport
+	stream  *tlsStream // under trans with ClusterTLS (its refusal counters); nil in plain TCP
 
 	notify chan bool // raft's leadership notifications
 	ctx    context.Context
@@ -198,17 +203,9 @@ func (s *Store) Open(ctx context.Context) error {
 		return fmt.Errorf("store: raft log: %w", err)
 	}
 
-	var advertise net.Addr
-	if c.RaftAdvertise != "" {
-		if advertise, err = net.ResolveTCPAddr("tcp", c.RaftAdvertise); err != nil {
-			s.closeAll()
-			return fmt.Errorf("store: raft advertise address: %w", err)
-		}
-	}
-	s.trans, err = raft.NewTCPTransportWithLogger(c.RaftBind, advertise, 3, 10*time.Second, hcl.Named("transport"))
-	if err != nil {
+	if s.trans, s.stream, err = s.openTransport(hcl); err != nil {
 		s.closeAll()
-		return fmt.Errorf("store: raft transport: %w", err)
+		return err
 	}
 
 	rc := raft.DefaultConfig()
@@ -858,21 +855,6 @@ func (s *Store) ReportApplied(ctx context.Context, branch string, version uint64
 	}
 	_, err = s.apply(ctx, cmdReportApplied, appliedCmd{Branch: branch, Version: version, At: time.Now().UTC()}, nil)
 	return err
-}
-
-// RecordEvents stores the ids of visit events from a branch's edge and
-// returns how many were new (issue 6 adds the events themselves). Leader
-// only.
-func (s *Store) RecordEvents(ctx context.Context, branch string, ids []string) (int, error) {
-	if !s.IsLeader() {
-		return 0, ErrNotLeader
-	}
-	v, err := s.apply(ctx, cmdRecordEvents, eventsCmd{Branch: branch, IDs: ids, At: time.Now().UTC()}, nil)
-	if err != nil {
-		return 0, err
-	}
-	n, _ := v.(int)
-	return n, nil
 }
 
 // Branches returns every branch the hub knows: from the data, the

@@ -204,12 +204,15 @@ func TestStore_SingleNode(t *testing.T) {
 		if i < 0 || bs[i].Applied != 2 || bs[i].AppliedSince.IsZero() || bs[i].CredentialHint == "" {
 			t.Fatalf("branch B001 = %+v", bs)
 		}
-		n, err := s.RecordEvents(ctx, "B001", []string{"e1", "e2"})
-		if err != nil || n != 2 {
-			t.Fatalf("n=%d err=%v", n, err)
+		ev := func(id string) hub.EventWire {
+			return hub.EventWire{ID: id, Kind: hub.EventClosed, At: time.Now(), Visit: "v1"}
 		}
-		if n, _ := s.RecordEvents(ctx, "B001", []string{"e2", "e3"}); n != 1 {
-			t.Fatalf("n=%d, want 1: events are idempotent by id", n)
+		r, err := s.RecordEvents(ctx, "B001", []hub.EventWire{ev("e1"), ev("e2")})
+		if err != nil || r.Accepted != 2 {
+			t.Fatalf("result=%+v err=%v", r, err)
+		}
+		if r, _ := s.RecordEvents(ctx, "B001", []hub.EventWire{ev("e2"), ev("e3")}); r.Accepted != 1 || r.Duplicates != 1 {
+			t.Fatalf("result=%+v, want 1 accepted, 1 duplicate: events are idempotent by id", r)
 		}
 	})
 

@@ -53,7 +53,8 @@ func (s Status) Done() bool { return s != StatusReceiving }
 const MaxLineErrors = 1000
 
 // LineError is one refused line of an uploaded file, as hub.LineError with
-// the file it is in ("tags" or "staff").
+// the file it is in ("tags", "staff" or "dict"). Line 0 is about the whole
+// file (a required tag missing from a dictionary).
 type LineError struct {
 	File   string `json:"file"`
 	Line   int    `json:"line"`
@@ -74,11 +75,16 @@ type Import struct {
 	FinishedAt time.Time `json:"finished_at,omitzero"`
 
 	Rows      int `json:"rows"`      // rows read
-	Errors    int `json:"errors"`    // rows refused (tags and staff)
+	Errors    int `json:"errors"`    // bad lines (tags, staff, dict); a duplicate row counts for its id and each shared token
 	Customers int `json:"customers"` // rows accepted and replicated
 	Changed   int `json:"changed"`   // new or different customers
 	Deleted   int `json:"deleted"`   // customers absent from this snapshot
 	Staff     int `json:"staff"`     // staff rows, when a roster came with it
+	// DictVersion is the tag dictionary version of the committed version;
+	// DictTags the tags of the dictionary the upload brought (0: none, or
+	// the same as the cluster's, which makes no new dictionary version).
+	DictVersion int `json:"dict_version,omitempty"`
+	DictTags    int `json:"dict_tags,omitempty"`
 
 	LineErrors []LineError `json:"line_errors,omitempty"` // the first MaxLineErrors
 	Message    string      `json:"message,omitempty"`     // why it was refused or failed
@@ -127,4 +133,25 @@ type Branch struct {
 	// zero without one; CredentialHint is its public prefix.
 	CredentialAt   time.Time `json:"credential_issued_at,omitzero"`
 	CredentialHint string    `json:"credential_hint,omitempty"`
+	// EdgeState is EdgeNone (no credential: no edge can connect),
+	// EdgeUnknown (a credential, but its edge never reported), EdgeOnline
+	// or EdgeOffline (last seen within EdgeStale or not), as of the read.
+	EdgeState string `json:"edge_state"`
+	// LastSeen is the newest of the edge's last replicated heartbeat and
+	// its last applied-version report, by the hub's clock.
+	LastSeen time.Time `json:"last_seen,omitzero"`
+
+	// From the edge's last heartbeat (hub.EdgeStatus); zero, and absent
+	// from the JSON, before its first. HeartbeatAt is the hub's clock when
+	// it was replicated (see StatusRefresh).
+	HeartbeatAt         time.Time `json:"heartbeat_at,omitzero"`
+	EdgeVersion         string    `json:"edge_version,omitempty"`
+	EdgeSnapshotVersion int64     `json:"edge_snapshot_version,omitempty"`
+	// OutboxDepth is the events waiting at the edge; nil before the first
+	// heartbeat, so that "unknown" is not shown as an empty outbox.
+	OutboxDepth    *int      `json:"outbox_depth,omitempty"`
+	OutboxOldest   time.Time `json:"outbox_oldest,omitzero"` // the oldest waiting event's time
+	DevicesOnline  int       `json:"devices_online"`
+	DevicesOffline int       `json:"devices_offline"`
+	Devices        []Device  `json:"devices,omitempty"`
 }

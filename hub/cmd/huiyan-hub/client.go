@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -140,13 +141,21 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.SetOutput(stderr)
 	cf := addClientFlags(fs)
 	format := fs.String("format", "", "csv or jsonl (default: from the file name: .csv, .jsonl, .ndjson, optionally .gz)")
+	dictFlag := fs.String("dict", "", "HQ's tag dictionary `tagdict.csv` (also recognised by its header among the files)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, `Usage: huiyan-hub import [-hub URL] [-token T] tags.csv|tags.jsonl[.gz] [staff.csv]
+		fmt.Fprintln(stderr, `Usage: huiyan-hub import [-hub URL] [-token T] [-dict tagdict.csv] tags.csv|tags.jsonl[.gz] [staff.csv] [tagdict.csv]
 
-Uploads HQ's snapshot (and the staff roster) to the hub, with a progress bar
-on a terminal, and waits until it is committed or refused. Prints the import
-id and the new version. An import is all or nothing: one bad line refuses
-it, the bad lines are listed, and the exit status is 1.
+Uploads HQ's snapshot (with the staff roster and HQ's tag dictionary, if
+given) to the hub, with a progress bar on a terminal, and waits until it is
+committed or refused. Prints the import id and the new version. An import
+is all or nothing: one bad line refuses it, the bad lines are listed, and
+the exit status is 1.
+
+The files after the snapshot are told apart by their header line: a tag
+dictionary starts with `+huiyan.TagDictHeader+`, anything else is taken
+for the staff roster. A dictionary that differs from the hub's becomes its
+next dictionary version (tags may be added, renamed or retired; a tag id
+never changes its code or kind), and the snapshot is checked against it.
 
 Flags:`)
 		fs.PrintDefaults()
@@ -157,10 +166,26 @@ Flags:`)
 		}
 		return usageError{err}
 	}
-	if fs.NArg() < 1 || fs.NArg() > 2 {
-		return usageError{errors.New("import: want tags.csv|tags.jsonl[.gz] and optionally staff.csv")}
+	if fs.NArg() < 1 || fs.NArg() > 3 {
+		return usageError{errors.New("import: want tags.csv|tags.jsonl[.gz] and optionally staff.csv and tagdict.csv")}
 	}
-	tagsPath, staffPath := fs.Arg(0), fs.Arg(1)
+	tagsPath, staffPath, dictPath := fs.Arg(0), "", *dictFlag
+	for _, p := range fs.Args()[1:] {
+		isDict, err := isDictFile(p)
+		if err != nil {
+			return fmt.Errorf("import: %w", err)
+		}
+		switch {
+		case isDict && dictPath != "":
+			return usageError{fmt.Errorf("import: two tag dictionaries (%s and %s)", dictPath, p)}
+		case isDict:
+			dictPath = p
+		case staffPath != "":
+			return usageError{fmt.Errorf("import: two staff rosters (%s and %s); a tag dictionary starts with the header %s", staffPath, p, huiyan.TagDictHeader)}
+		default:
+			staffPath = p
+		}
+	}
 	if *format == "" {
 		if f, _ := hub.DetectFormat(tagsPath); f == hub.FormatUnknown {
 			return usageError{fmt.Errorf("import: %s: name it .csv or .jsonl (optionally .gz), or pass -format", tagsPath)}
@@ -172,13 +197,18 @@ Flags:`)
 	if err != nil {
 		return err
 	}
-	files := []string{tagsPath}
+	// The dictionary goes first: the hub checks the snapshot against it.
+	var files []uploadFile
+	if dictPath != "" {
+		files = append(files, uploadFile{"dict", dictPath})
+	}
+	files = append(files, uploadFile{"tags", tagsPath})
 	if staffPath != "" {
-		files = append(files, staffPath)
+		files = append(files, uploadFile{"staff", staffPath})
 	}
 	var total int64
-	for _, p := range files {
-		fi, err := os.Stat(p)
+	for _, f := range files {
+		fi, err := os.Stat(f.path)
 		if err != nil {
 			return fmt.Errorf("import: %w", err)
 		}
@@ -219,6 +249,9 @@ Flags:`)
 	switch imp.Status {
 	case store.StatusCommitted:
 		fmt.Fprintf(stderr, "%d rows: %d customers, %d changed, %d deleted, %d staff\n", imp.Rows, imp.Customers, imp.Changed, imp.Deleted, imp.Staff)
+		if dictPath != "" {
+			fmt.Fprintf(stderr, "tag dictionary: %d tags, dictionary version %d\n", imp.DictTags, imp.DictVersion)
+		}
 		fmt.Fprintf(stdout, "import %s committed: version %d\n", imp.ID, imp.Version)
 		return nil
 	case store.StatusRefused:
@@ -229,12 +262,18 @@ Flags:`)
 				break
 			}
 			file := filepath.Base(tagsPath)
-			if le.File == "staff" {
+			switch le.File {
+			case "staff":
 				file = filepath.Base(staffPath)
+			case "dict":
+				file = filepath.Base(dictPath)
 			}
-			if le.Field != "" {
+			switch {
+			case le.Line == 0: // the whole file
+				fmt.Fprintf(stderr, "%s: %s\n", file, le.Reason)
+			case le.Field != "":
 				fmt.Fprintf(stderr, "%s:%d: field %s: %s\n", file, le.Line, le.Field, le.Reason)
-			} else {
+			default:
 				fmt.Fprintf(stderr, "%s:%d: %s\n", file, le.Line, le.Reason)
 			}
 		}
@@ -263,23 +302,41 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// upload streams the files as a multipart body, with a progress bar.
-func upload(ctx context.Context, u, token string, files []string, total int64, stderr io.Writer) (*http.Response, error) {
+// isDictFile reports whether the file starts with the tag dictionary's
+// header (a byte-order mark ignored).
+func isDictFile(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	line, err := bufio.NewReaderSize(f, 4096).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return false, err
+	}
+	line = strings.TrimPrefix(strings.TrimRight(line, "\r\n"), "\uFEFF")
+	return line == huiyan.TagDictHeader, nil
+}
+
+// uploadFile is one part of an upload: its form name and the file.
+type uploadFile struct {
+	name, path string
+}
+
+// upload streams the files as a multipart body, in order, with a
+// progress bar.
+func upload(ctx context.Context, u, token string, files []uploadFile, total int64, stderr io.Writer) (*http.Response, error) {
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
 	bar := newProgress(stderr, total)
 	go func() {
 		err := func() error {
-			for i, p := range files {
-				name := "tags"
-				if i == 1 {
-					name = "staff"
-				}
-				f, err := os.Open(p)
+			for _, uf := range files {
+				f, err := os.Open(uf.path)
 				if err != nil {
 					return err
 				}
-				w, err := mw.CreateFormFile(name, filepath.Base(p))
+				w, err := mw.CreateFormFile(uf.name, filepath.Base(uf.path))
 				if err == nil {
 					_, err = io.Copy(w, bar.reader(f))
 				}

@@ -9,6 +9,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -96,6 +98,12 @@ type Main struct {
 	httpSrv *http.Server
 	httpLn  net.Listener
 	serving chan struct{}
+	tls     *tlsMaterial // what the config's TLS files hold
+
+	// The node's background work (retention), stopped by Close before the
+	// store closes.
+	bgCancel context.CancelFunc
+	bgDone   chan struct{}
 }
 
 // NewMain returns a Main with the default config.
@@ -119,6 +127,13 @@ http://%s, raft on %s, data in %s.
 A node joins a cluster with -join and the admin token of the member it
 joins through (give every node the same -admin-token or admin_token).
 
+Off loopback the cluster runs over mutual TLS: every node needs the cluster
+CA, its own certificate and key (-cluster-ca, -cluster-cert, -cluster-key)
+and the cluster secret (-cluster-secret); deploy/gen-tls.sh makes them. A
+node whose -raft address is not loopback refuses to start without them.
+With them the HTTP listener serves https (the node certificate, or
+-tls-cert/-tls-key) and -join takes https://host:port or host:port.
+
 Flags:
 `, def.HTTP, def.Raft, def.DataDir)
 		fs.PrintDefaults()
@@ -130,9 +145,15 @@ Flags:
 	raftAddr := fs.String("raft", "", "raft listen `addr` (default "+def.Raft+")")
 	adminToken := fs.String("admin-token", "", "admin `token` (default: made at first start into {data}/admin.token)")
 	bootstrap := fs.Bool("bootstrap", false, "start a new cluster with this node (the default with no -join)")
-	join := fs.String("join", "", "join the cluster through a member's HTTP `addr` (host:port or http://host:port)")
+	join := fs.String("join", "", "join the cluster through a member's HTTP `addr` (host:port, http://host:port or https://host:port; host:port is https with cluster TLS)")
 	signingKey := fs.String("signing-key", "", "PKCS#8 PEM ed25519 signing key `file`, the same on every node (default: the cluster makes one)")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (default info)")
+	clusterCA := fs.String("cluster-ca", "", "cluster CA certificate `file` (PEM): raft peers and forwarding members must chain to it (cluster_tls.ca)")
+	clusterCert := fs.String("cluster-cert", "", "this node's certificate `file` (PEM, signed by the cluster CA, server and client auth, SANs: the raft and HTTP advertise hosts) (cluster_tls.cert)")
+	clusterKey := fs.String("cluster-key", "", "this node's private key `file` (PEM) (cluster_tls.key)")
+	clusterSecret := fs.String("cluster-secret", "", "cluster secret `file`, the same on every node: followers sign forwarded writes with it (cluster_secret; required with -cluster-ca)")
+	tlsCert := fs.String("tls-cert", "", "HTTP listener certificate `file` (PEM; default with -cluster-cert: the node certificate) (tls_cert)")
+	tlsKey := fs.String("tls-key", "", "HTTP listener private key `file` (PEM) (tls_key)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -169,6 +190,13 @@ Flags:
 		"join":        func() { c.Join, c.Bootstrap = *join, false },
 		"signing-key": func() { c.SigningKey = *signingKey },
 		"log-level":   func() { c.LogLevel = *logLevel },
+
+		"cluster-ca":     func() { c.ClusterTLS.CA = *clusterCA },
+		"cluster-cert":   func() { c.ClusterTLS.Cert = *clusterCert },
+		"cluster-key":    func() { c.ClusterTLS.Key = *clusterKey },
+		"cluster-secret": func() { c.ClusterSecret = *clusterSecret },
+		"tls-cert":       func() { c.TLSCert = *tlsCert },
+		"tls-key":        func() { c.TLSKey = *tlsKey },
 	} {
 		if set[name] {
 			apply()
@@ -202,6 +230,16 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	mat, err := c.loadTLS()
+	if err != nil {
+		return usageError{err}
+	}
+	m.tls = mat
+	for _, f := range []struct{ key, path string }{{"cluster_tls.key", c.ClusterTLS.Key}, {"cluster_secret", c.ClusterSecret}, {"tls_key", c.TLSKey}} {
+		if st, err := os.Stat(f.path); f.path != "" && err == nil && st.Mode().Perm()&0o077 != 0 {
+			log.Warn("secret file is readable by others: chmod 600 it", "key", f.key, "path", f.path, "mode", st.Mode().Perm().String())
+		}
+	}
 	var key ed25519.PrivateKey
 	if c.SigningKey != "" {
 		b, err := os.ReadFile(c.SigningKey)
@@ -223,10 +261,23 @@ func (m *Main) Run(ctx context.Context) error {
 			return usageError{fmt.Errorf("http: %s listens on every address: set http_advertise to the address other members reach", c.HTTP)}
 		}
 	}
+	if mat.http == nil && !store.IsLoopback(advertise) {
+		log.Warn("HTTP is plain http off loopback: bearer tokens and customer data cross the network in clear; set cluster_tls or tls_cert/tls_key, or put a TLS proxy in front", "http", advertise)
+	}
+	if mat.cas != nil && mat.http != nil {
+		// Followers forward to this address over https and check its name.
+		if err := mat.http.Leaf.VerifyHostname(hostOf(advertise)); err != nil {
+			return usageError{fmt.Errorf("tls_cert (or cluster_tls.cert): does not name the HTTP advertise host %s that followers forward to: %w", hostOf(advertise), err)}
+		}
+	}
+	var clusterTLS *store.ClusterTLS
+	if mat.cas != nil {
+		clusterTLS = &store.ClusterTLS{CAs: mat.cas, Cert: mat.node}
+	}
 	t := c.RaftTuning
 	m.Store = store.New(store.Config{
 		ID: c.ID, Dir: c.DataDir, RaftBind: c.Raft, RaftAdvertise: c.RaftAdvertise, HTTPAddr: advertise,
-		Bootstrap: c.Bootstrap, SigningKey: key, Retain: c.RetainVersions,
+		ClusterTLS: clusterTLS, Bootstrap: c.Bootstrap, SigningKey: key, Retain: c.RetainVersions,
 		HeartbeatTimeout: t.HeartbeatTimeout, ElectionTimeout: t.ElectionTimeout, LeaderLeaseTimeout: t.LeaderLeaseTimeout,
 		SnapshotThreshold: t.SnapshotThreshold, SnapshotInterval: t.SnapshotInterval, TrailingLogs: t.TrailingLogs,
 		Logger: m.Logger.With("component", "store"),
@@ -234,21 +285,58 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.Store.Open(ctx); err != nil {
 		return err
 	}
+	// Retention runs on every node; only the leader purges, through raft.
+	bg, cancel := context.WithCancel(context.Background())
+	m.bgCancel, m.bgDone = cancel, make(chan struct{})
+	go func() {
+		defer close(m.bgDone)
+		keep := time.Duration(c.RetentionDays) * 24 * time.Hour
+		if err := m.Store.RunRetention(bg, time.Hour, keep); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, store.ErrClosed) {
+			log.Error("retention", "err", err)
+		}
+	}()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := m.Store.RegisterMetrics(reg); err != nil {
 		return err
 	}
+	if err := m.Store.RegisterTransportMetrics(reg); err != nil {
+		return err
+	}
+	fc := hubhttp.ForwardingConfig{Secrets: mat.secrets, ClusterCAs: mat.cas, HTTPS: mat.http != nil}
+	if mat.cas != nil {
+		fc.Cert = &mat.node
+	}
+	fwd, err := hubhttp.NewForwarding(fc)
+	if err != nil {
+		return usageError{err}
+	}
 	m.Server = hubhttp.NewServer(m.Store, hubhttp.Options{
-		AdminToken: token, KeyID: c.TokenKey, Version: version,
+		AdminToken: token, KeyID: c.TokenKey, Version: version, Forwarding: fwd,
 		Logger: log.With("component", "http"), Registry: reg,
 	})
-	m.httpSrv = &http.Server{Handler: m.Server.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// ReadHeaderTimeout also bounds the TLS handshake (net/http takes the
+	// smallest of its timeouts for it): a silent client holds one
+	// goroutine for 10 s, never the listener.
+	m.httpSrv = &http.Server{Handler: m.Server.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		// net/http's own errors (a failed TLS handshake: a member with a
+		// wrong certificate, plain http to the https port) go to the
+		// node's log, not to the standard logger.
+		ErrorLog: slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn)}
+	if mat.http != nil {
+		m.httpSrv.TLSConfig = hubhttp.ServerTLS(*mat.http, mat.cas)
+	}
 	m.serving = make(chan struct{})
 	go func() {
 		defer close(m.serving)
-		if err := m.httpSrv.Serve(m.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if mat.http != nil {
+			err = m.httpSrv.ServeTLS(m.httpLn, "", "")
+		} else {
+			err = m.httpSrv.Serve(m.httpLn)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "err", err)
 		}
 	}()
@@ -258,9 +346,18 @@ func (m *Main) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	log.Info("hub running", "version", version, "http", "http://"+m.httpLn.Addr().String(),
+	log.Info("hub running", "version", version, "http", m.URL(), "cluster_tls", mat.cas != nil,
 		"raft", m.Store.RaftAddr(), "bootstrap", c.Bootstrap, "join", c.Join, "snapshot_version", m.Store.LatestVersion())
 	return nil
+}
+
+// URL is the base URL of the HTTP server: https:// when it serves TLS.
+func (m *Main) URL() string {
+	scheme := "http"
+	if m.tls != nil && m.tls.http != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + m.httpLn.Addr().String()
 }
 
 func hostOf(addr string) string {
@@ -331,6 +428,19 @@ func (m *Main) join(ctx context.Context, token string) error {
 	if err != nil {
 		return usageError{err}
 	}
+	client := http.DefaultClient
+	if m.tls.http != nil && !strings.Contains(m.Config.Join, "://") {
+		// host:port of a member that serves https, as this one does.
+		base.Scheme = "https"
+	}
+	if m.tls.cas != nil {
+		// The member is verified against the cluster CA, and this node
+		// presents its certificate: a join needs it with cluster TLS.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = hubhttp.ClientTLS(m.tls.node, m.tls.cas)
+		defer t.CloseIdleConnections()
+		client = &http.Client{Transport: t}
+	}
 	body, _ := json.Marshal(hubhttp.JoinRequest{ID: m.Config.ID, RaftAddr: m.Store.RaftAddr(), HTTPAddr: m.Store.HTTPAddr()})
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
@@ -339,7 +449,12 @@ func (m *Main) join(ctx context.Context, token string) error {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base.String()+"/v1/join", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
+		if err != nil && tlsRefused(err) {
+			// A certificate refused on either side does not heal by
+			// retrying for a minute.
+			return fmt.Errorf("join through %s: TLS refused (check cluster_tls: the same CA on every node, a certificate naming the member's host): %w", base.Host, err)
+		}
 		if err == nil {
 			msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 			resp.Body.Close()
@@ -362,6 +477,18 @@ func (m *Main) join(ctx context.Context, token string) error {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// tlsRefused reports whether err is a TLS failure no retry mends: a
+// certificate this side could not verify, or an alert from the other
+// side refusing ours.
+func tlsRefused(err error) bool {
+	var ve *tls.CertificateVerificationError
+	var ue x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var oe *net.OpError
+	return errors.As(err, &ve) || errors.As(err, &ue) || errors.As(err, &he) ||
+		(errors.As(err, &oe) && oe.Op == "remote error")
 }
 
 // Close shuts the node down in this order:
@@ -387,6 +514,10 @@ func (m *Main) Close() error {
 	}
 	if m.Store == nil {
 		return nil
+	}
+	if m.bgCancel != nil {
+		m.bgCancel()
+		<-m.bgDone
 	}
 	if err := m.Store.StepDown(); err != nil {
 		m.Logger.Warn("leadership transfer", "err", err)
