@@ -100,3 +100,21 @@ func writeFile(t *testing.T, s string) string {
 	}
 	return p
 }
+
+// TestExampleConfig: deploy/edge.yaml, which operators copy, parses with
+// every key known (a misspelt key would be refused) and says what it
+// documents.
+func TestExampleConfig(t *testing.T) {
+	f, err := os.Open("../../../deploy/edge.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c := DefaultConfig()
+	if err := ParseConfig(f, &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Retention != 180*24*time.Hour || c.ECodePeriod != time.Minute || len(c.ECodeDisplays) != 1 || len(c.MQTT.Devices) != 2 {
+		t.Fatalf("example parsed to %+v", c)
+	}
+}
