@@ -14,6 +14,7 @@ import (
 
 	"huiyan"
 	"huiyan/edge/ecode"
+	"huiyan/edge/wheel"
 	firmware "huiyan/firmware-contracts"
 )
 
@@ -35,7 +36,11 @@ type Config struct {
 	// "E-codes"). Nil leaves them unverified: every scan counts as a scan
 	// of the branch code, as before e-codes rotated; huiyan-edge always
 	// sets one.
-	ECode   *ecode.Issuer
+	ECode *ecode.Issuer
+	// Wheel decides the spins of wheel arrivals (edge/DESIGN.md, "Prize
+	// wheel"); their results go where SetWheelResults says. Nil: wheel
+	// arrivals make visits and cards only, and nobody answers the wheel.
+	Wheel   Wheel
 	Clock   func() time.Time
 	Logger  *slog.Logger
 	Metrics *Metrics // may be nil
@@ -50,9 +55,10 @@ type Node struct {
 	log   *slog.Logger
 	m     *Metrics
 
-	pub   atomic.Pointer[publisherBox]
-	dict  atomic.Pointer[huiyan.TagDict]
-	rules atomic.Pointer[RuleSet]
+	pub     atomic.Pointer[publisherBox]
+	results atomic.Pointer[resultsBox]
+	dict    atomic.Pointer[huiyan.TagDict]
+	rules   atomic.Pointer[RuleSet]
 
 	// mu serialises changes to visits so that two arrivals of one customer
 	// cannot both open a visit; bbolt has one writer anyway.
@@ -164,15 +170,42 @@ var identOrder = map[huiyan.IdentKind]int{huiyan.IdentIDCard: 0, huiyan.IdentBan
 // before the PADs are told. It returns nil once the arrival is durable (the
 // caller may then acknowledge it), a *huiyan.Error for an arrival that must
 // be refused, and any other error for a failure worth a redelivery.
+//
+// A wheel arrival is also a spin: once the arrival is committed the wheel
+// decides it, and its result is sent to the wheel before HandleArrival
+// returns, so before the device's PUBACK. A redelivered wheel arrival
+// (a duplicate) gets its recorded result sent again, since the wheel may
+// have missed it, and is then refused as a duplicate like any other.
 func (n *Node) HandleArrival(ctx context.Context, a huiyan.Arrival) error {
+	res, err := n.record(ctx, a)
+	if res == nil {
+		return err
+	}
+	// Sent outside n.mu: waiting for an external broker must not hold up
+	// the branch's other arrivals.
+	if serr := n.sendResult(ctx, *res); serr != nil {
+		n.log.Warn("wheel result not sent; the arrival stays unacknowledged and its redelivery sends it",
+			"event", a.EventID, "device", a.Device, "spin", a.Spin, "err", serr)
+		return serr
+	}
+	return err
+}
+
+// record is HandleArrival under n.mu. For a wheel arrival with a wheel it
+// returns the spin's result to send (also with a duplicate error).
+func (n *Node) record(ctx context.Context, a huiyan.Arrival) (*wheel.Result, error) {
 	start := n.cfg.Clock()
 	if a.Branch != n.cfg.Branch {
-		return huiyan.Errorf(firmware.EWrongBranch, "this edge serves branch %s, not %s", n.cfg.Branch, a.Branch)
+		return nil, huiyan.Errorf(firmware.EWrongBranch, "this edge serves branch %s, not %s", n.cfg.Branch, a.Branch)
 	}
 	for i, id := range a.Idents {
 		if id.KeyID != n.cfg.KeyID {
-			return huiyan.Errorf(firmware.EUnknownKey, "ident %d: unknown key id %q", i, id.KeyID)
+			return nil, huiyan.Errorf(firmware.EUnknownKey, "ident %d: unknown key id %q", i, id.KeyID)
 		}
+	}
+	w := n.cfg.Wheel
+	if a.Channel != huiyan.ChannelWheel {
+		w = nil
 	}
 	idents := append([]huiyan.Ident(nil), a.Idents...)
 	sort.SliceStable(idents, func(i, j int) bool { return identOrder[idents[i].Kind] < identOrder[idents[j].Kind] })
@@ -185,6 +218,7 @@ func (n *Node) HandleArrival(ctx context.Context, a huiyan.Arrival) error {
 	var visit *huiyan.Visit
 	var seq uint64
 	var sc scan
+	var customer string // the spinner, "" for a new face
 	err := n.store.Update(ctx, func(tx Tx) error {
 		evs = evs[:0]
 		sc = scan{present: true}
@@ -198,6 +232,10 @@ func (n *Node) HandleArrival(ctx context.Context, a huiyan.Arrival) error {
 			return err
 		}
 		recognised = c != nil
+		customer = ""
+		if c != nil {
+			customer = c.ID
+		}
 		if a.Channel == huiyan.ChannelECode {
 			if sc, err = n.verifyScan(tx, a.Code, now); err != nil {
 				return err
@@ -279,8 +317,17 @@ func (n *Node) HandleArrival(ctx context.Context, a huiyan.Arrival) error {
 	if err != nil {
 		if huiyan.ErrorCode(err) != firmware.EDuplicate {
 			n.log.Error("arrival not recorded", "event", a.EventID, "device", a.Device, "err", err)
+			return nil, err
 		}
-		return err
+		if w == nil {
+			return nil, err
+		}
+		res, rerr := n.respin(ctx, w, a, now)
+		if rerr != nil {
+			n.log.Error("redelivered wheel arrival: no result to send", "event", a.EventID, "device", a.Device, "err", rerr)
+			return nil, rerr
+		}
+		return &res, err
 	}
 	n.publish(evs)
 	if a.Channel == huiyan.ChannelECode {
@@ -295,13 +342,28 @@ func (n *Node) HandleArrival(ctx context.Context, a huiyan.Arrival) error {
 	}
 	if visit == nil { // a refused scan that joined no visit
 		n.m.arrival(a.Channel, recognised, false, n.cfg.Clock().Sub(start))
-		return nil
+		return nil, nil
 	}
 	n.devices[a.Device] = a.Channel
 	n.m.arrival(a.Channel, recognised, opened, n.cfg.Clock().Sub(start))
 	n.log.Debug("arrival", "event", a.EventID, "device", a.Device, "channel", a.Channel,
 		"visit", visit.ID, "recognised", recognised, "seq", seq)
-	return nil
+	var res *wheel.Result
+	if w != nil {
+		// After the commit: the arrival is on disk whichever way the spin
+		// goes. A failed spin leaves the arrival unacknowledged; its
+		// redelivery is a duplicate, and respin decides the spin then.
+		r, err := w.Spin(ctx, spinRequest(a, customer, visit, now))
+		if err != nil {
+			n.log.Error("wheel spin not recorded; the arrival stays unacknowledged", "event", a.EventID,
+				"device", a.Device, "visit", visit.ID, "err", err)
+			return nil, err
+		}
+		res = &r
+		n.log.Info("wheel spin", "event", a.EventID, "device", a.Device, "visit", visit.ID, "seq", r.Seq,
+			"prize", r.Prize, "reason", r.Reason, "duplicate", r.Duplicate)
+	}
+	return res, nil
 }
 
 func visitID(v *huiyan.Visit) string {

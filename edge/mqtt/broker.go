@@ -141,6 +141,11 @@ type Broker struct {
 	mu      sync.Mutex
 	started bool
 	closed  bool
+
+	// inline is the started server, for PublishWheelResult: read without
+	// mu, since it is called from inside OnPublish while Close may hold mu
+	// and wait for that very client.
+	inline atomic.Pointer[mochi.Server]
 }
 
 // NewBroker checks cfg and returns a broker ready to Start. It fails when a
@@ -292,6 +297,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		return fmt.Errorf("mqtt broker: serve: %w", err)
 	}
 	b.server, b.tcp, b.started = server, tcp, true
+	b.inline.Store(server)
 	if b.demo {
 		b.log.Warn("mqtt broker in anonymous demo mode: no device credentials configured, any local client may publish as any device",
 			"addr", tcp.Address(), "branch", b.cfg.Branch)

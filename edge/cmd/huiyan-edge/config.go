@@ -53,6 +53,11 @@ type Config struct {
 	// ECodeLegacy accepts scanned text without a Huiyan code as the branch
 	// code: only while a branch still has static printed codes.
 	ECodeLegacy bool `yaml:"ecode_legacy"`
+
+	// WheelPrizes is HQ's approved prize table file, prizes.csv (edge/wheel
+	// package documentation); the branch's table is read from it at start.
+	// Empty: no campaign, and every spin is answered campaign_closed.
+	WheelPrizes string `yaml:"wheel_prizes"`
 }
 
 // MQTTConfig chooses between the embedded broker (Listen) and an external

@@ -27,6 +27,7 @@ import (
 	"huiyan/edge/bolt"
 	"huiyan/edge/ecode"
 	"huiyan/edge/mqtt"
+	"huiyan/edge/wheel"
 	"huiyan/hub"
 	pad "huiyan/pad-api"
 )
@@ -98,6 +99,9 @@ type Main struct {
 	ECode *ecode.Issuer
 	// Heartbeat posts the edge's status to the hub; nil without a hub.
 	Heartbeat *edge.Heartbeat
+	// Wheel is the branch's prize wheel (wheel.db); always open, with no
+	// table when wheel_prizes is not set.
+	Wheel *wheel.Wheel
 
 	httpSrv    *http.Server
 	httpLn     net.Listener
@@ -226,8 +230,11 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.ECode, err = m.openECode(log); err != nil {
 		return err
 	}
+	if m.Wheel, err = m.openWheel(log.With("component", "wheel"), reg); err != nil {
+		return err
+	}
 	m.Node = edge.NewNode(db, edge.Config{
-		Branch: c.Branch, KeyID: c.KeyID, VisitWindow: c.VisitWindow, ECode: m.ECode,
+		Branch: c.Branch, KeyID: c.KeyID, VisitWindow: c.VisitWindow, ECode: m.ECode, Wheel: m.Wheel,
 		Logger: log.With("component", "node"), Metrics: metrics,
 	})
 	if err := m.Node.Open(ctx); err != nil {
@@ -244,6 +251,7 @@ func (m *Main) Run(ctx context.Context) error {
 	mux := http.NewServeMux()
 	mux.Handle("/", m.PAD.Handler())
 	m.mountECode(mux, log.With("component", "ecode"))
+	m.mountWheel(mux, log.With("component", "wheel"))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", m.handleHealth)
 	if m.httpLn, err = net.Listen("tcp", c.HTTP); err != nil {
@@ -277,6 +285,9 @@ func (m *Main) Run(ctx context.Context) error {
 		if err != nil {
 			return usageError{err}
 		}
+		// Spin results go out through the broker's inline client, from
+		// inside the wheel's publish, before its PUBACK.
+		m.Node.SetWheelResults(m.Broker)
 		if err := m.Broker.Start(ctx); err != nil {
 			return fmt.Errorf("mqtt broker: %w", err)
 		}
@@ -288,6 +299,7 @@ func (m *Main) Run(ctx context.Context) error {
 			Broker: brokerURL, ClientID: c.MQTT.ClientID, Username: c.MQTT.Username, Password: c.MQTT.Password,
 			Branch: c.Branch, Rejected: metrics.Rejected,
 		}, handler, log.With("component", "ingest"))
+		m.Node.SetWheelResults(m.Ingest)
 		m.ingestDone = make(chan struct{})
 		go func() {
 			defer close(m.ingestDone)
@@ -422,7 +434,9 @@ func (m *Main) meta(ctx context.Context) (edge.Meta, error) {
 //  3. the node's background work (closing expired visits);
 //  4. the PAD connections (going away; PADs reconnect and resume by seq) and
 //     the HTTP server;
-//  5. the store, last, when nothing can write to it any more.
+//  5. the prize wheel (wheel.db): no arrival can spin any more, and the
+//     audit export of the HTTP server has ended;
+//  6. the store, last, when nothing can write to it any more.
 func (m *Main) Close() error {
 	if m.cancel != nil {
 		m.cancel()
@@ -456,6 +470,11 @@ func (m *Main) Close() error {
 		_ = m.PAD.Shutdown(ctx)
 		_ = m.httpSrv.Shutdown(ctx)
 		cancel()
+	}
+	if m.Wheel != nil {
+		if err := m.Wheel.Close(); err != nil {
+			m.Logger.Warn("close wheel", "err", err)
+		}
 	}
 	if m.DB != nil {
 		if err := m.DB.Close(); err != nil {
