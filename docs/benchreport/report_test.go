@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The samples in testdata are the captured output of `make bench
+// BENCH_QUICK=1` (bench.txt and the two pprof -top texts).
+
+func mustSample(t *testing.T) Input {
+	t.Helper()
+	f, err := os.Open("testdata/bench-quick.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rs, err := ParseBench(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := Input{Results: rs, Quick: true, Env: Env{Date: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC), CPU: "Test CPU", Cores: 2,
+		Binaries: []Binary{{"huiyan-edge", 21 << 20}}}}
+	for name, dst := range map[string]**Profile{"testdata/pprof-flat.txt": &in.Flat, "testdata/pprof-cum.txt": &in.Cum} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *dst, err = ParseProfile(bytes.NewReader(b)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	return in
+}
+
+func TestParseBench_Sample(t *testing.T) {
+	in := mustSample(t)
+	for _, name := range []string{"BenchmarkDecode/Counter", "BenchmarkResolve/Redis/Parallel", "BenchmarkArrivalRate/Mosquitto/rate=1000",
+		"BenchmarkFanOut", "BenchmarkFootprint", "BenchmarkHubSync/Delta", "BenchmarkEventIngest"} {
+		if !slices.Contains(in.Results.Names(name), name) {
+			t.Errorf("sample has no %s", name)
+		}
+	}
+	if v, ok := in.Results.Get("BenchmarkArrivalRate/Embedded/rate=100", "arrivals"); !ok || v != 200 {
+		t.Errorf("rate=100 arrivals = %v (%v), want 200", v, ok)
+	}
+	if in.Flat.Duration <= 0 || in.Flat.Total <= 0 || len(in.Flat.Rows) < 15 || !slices.Contains(in.Flat.Filters, "tagignore=side=bench") {
+		t.Errorf("flat profile: duration %v total %v, %d rows, filters %q", in.Flat.Duration, in.Flat.Total, len(in.Flat.Rows), in.Flat.Filters)
+	}
+}
+
+func TestRender(t *testing.T) {
+	t.Run("OK", func(t *testing.T) {
+		in := mustSample(t)
+		var buf bytes.Buffer
+		if missing := Render(&buf, in); len(missing) > 0 {
+			t.Fatalf("missing %q", missing)
+		}
+		doc := buf.String()
+		// The goals: ratios and verdicts follow from the figures.
+		for _, broker := range []string{"Embedded", "Mosquitto"} {
+			v, _ := in.Results.Get("BenchmarkArrivalRate/"+broker+"/rate=100", "ratio-p99")
+			want := fmt.Sprintf("(%s broker) | %s | %s |", strings.ToLower(broker), ratio(v), verdict(v, func(v float64) bool { return v <= goalRatioP99 }))
+			if !strings.Contains(doc, want) {
+				t.Errorf("report lacks %q", want)
+			}
+		}
+		redis, _ := in.Results.Get("BenchmarkResolve/Redis/Single", "ns/op")
+		cache, _ := in.Results.Get("BenchmarkResolve/Bolt/Single", "ns/op")
+		want := fmt.Sprintf("(single) | %s | %s |", ratio(redis/cache), verdict(redis/cache, func(v float64) bool { return v >= goalLookup }))
+		if !strings.Contains(doc, want) {
+			t.Errorf("report lacks %q", want)
+		}
+		for _, want := range []string{
+			"BENCH_QUICK run", "| 10,000,000 | not run |", "`huiyan-edge` | 21.0 |", "## 8. Where the time goes",
+			"| decode |", "`huiyan/edge.(*Node).HandleArrival`", "## How to reproduce",
+		} {
+			if !strings.Contains(doc, want) {
+				t.Errorf("report lacks %q", want)
+			}
+		}
+		if strings.Contains(doc, "Incomplete") {
+			t.Error("a complete sample is reported incomplete")
+		}
+	})
+	t.Run("ErrMissing", func(t *testing.T) {
+		in := mustSample(t)
+		in.Results = slices.DeleteFunc(slices.Clone(in.Results), func(r Result) bool { return r.Name == "BenchmarkFanOut" })
+		in.Cum = nil
+		var buf bytes.Buffer
+		missing := Render(&buf, in)
+		if !slices.Contains(missing, "BenchmarkFanOut last-p99-ms") || !slices.Contains(missing, "CPU profile (pprof-flat.txt, pprof-cum.txt)") {
+			t.Fatalf("missing = %q", missing)
+		}
+		if !strings.Contains(buf.String(), "**Incomplete:**") || !strings.Contains(buf.String(), "| last PAD | — |") {
+			t.Error("the report does not say what is missing")
+		}
+	})
+	t.Run("ErrFullSizesMissing", func(t *testing.T) {
+		in := mustSample(t)
+		in.Quick = false // a quick run's output taken for a full one
+		missing := Render(&bytes.Buffer{}, in)
+		if !slices.Contains(missing, "BenchmarkHubSync/Import/customers=1000000 rows/s") {
+			t.Fatalf("missing = %q", missing)
+		}
+	})
+}
+
+func TestRun(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []struct{ from, to string }{
+		{"testdata/bench-quick.txt", "bench.txt"}, {"testdata/pprof-flat.txt", "pprof-flat.txt"}, {"testdata/pprof-cum.txt", "pprof-cum.txt"},
+	} {
+		b, err := os.ReadFile(f.from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f.to), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "started"), fmt.Appendf(nil, "%d\n", time.Now().Add(-time.Minute).Unix()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "docs", "BENCHMARKS.md")
+	var stdout, stderr bytes.Buffer
+	if err := run([]string{"-dir", dir, "-out", out, "-bin", t.TempDir()}, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b), "# Huiyan benchmarks") || !strings.Contains(string(b), "| run took | 1m") {
+		t.Errorf("report starts %.200q", b)
+	}
+	if err := os.Remove(filepath.Join(dir, "pprof-cum.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if err := run([]string{"-dir", dir, "-out", out, "-bin", t.TempDir()}, &stdout, &stderr); !errors.Is(err, errMissing) {
+		t.Errorf("run without the profile: %v, want errMissing", err)
+	}
+}
