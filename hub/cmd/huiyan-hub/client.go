@@ -152,10 +152,12 @@ is all or nothing: one bad line refuses it, the bad lines are listed, and
 the exit status is 1.
 
 The files after the snapshot are told apart by their header line: a tag
-dictionary starts with `+huiyan.TagDictHeader+`, anything else is taken
-for the staff roster. A dictionary that differs from the hub's becomes its
-next dictionary version (tags may be added, renamed or retired; a tag id
-never changes its code or kind), and the snapshot is checked against it.
+dictionary starts with
+  `+huiyan.TagDictHeader+`
+and anything else is taken for the staff roster. A dictionary that differs
+from the hub's becomes its next dictionary version (tags may be added,
+renamed or retired; a tag id never changes its code or kind), and the
+snapshot is checked against it.
 
 Flags:`)
 		fs.PrintDefaults()

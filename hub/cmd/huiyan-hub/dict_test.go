@@ -86,10 +86,14 @@ func TestHub_TagDictionary(t *testing.T) {
 		Credential string `json:"credential"`
 	}
 	json.Unmarshal(b, &cr)
-	pub, err := os.ReadFile(filepath.Join(c.DataDir, "hub.pub"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The node writes hub.pub when it applies the cluster's key, which
+	// may come a moment after it answers as leader.
+	var pub []byte
+	testPoll(t, "hub.pub written", func() bool {
+		var err error
+		pub, err = os.ReadFile(filepath.Join(c.DataDir, "hub.pub"))
+		return err == nil
+	}, 10*time.Second)
 	keys, err := hub.ParsePublicKeys(pub)
 	if err != nil {
 		t.Fatal(err)
