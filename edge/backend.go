@@ -265,7 +265,7 @@ func (n *Node) changeVisit(ctx context.Context, staffID, visitID string, fn func
 	defer n.mu.Unlock()
 	now := n.cfg.Clock()
 	var e huiyan.FeedEvent
-	err := n.store.Update(ctx, func(tx Tx) error {
+	err := n.update(ctx, func(tx Tx) error {
 		e = huiyan.FeedEvent{}
 		v, err := tx.Visit(visitID)
 		if errors.Is(err, ErrNotFound) || (err == nil && !v.ClosedAt.IsZero()) {

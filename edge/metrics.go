@@ -15,6 +15,12 @@ type Metrics struct {
 	Recognised   *prometheus.CounterVec // huiyan_edge_recognised_total{result}
 	Rejected     *prometheus.CounterVec // huiyan_edge_rejected_total{code}
 	ArrivalToPAD prometheus.Histogram   // huiyan_edge_arrival_to_pad_seconds
+	// ArrivalCommit is the time until the arrival is durable (its device
+	// may be acknowledged): the fsync the PADs no longer wait for.
+	ArrivalCommit prometheus.Histogram // huiyan_edge_arrival_commit_seconds
+	// Retractions counts arrivals shown to the PADs that then failed to
+	// commit (edge/DESIGN.md, "The PAD sees an arrival before its fsync").
+	Retractions  prometheus.Counter // huiyan_edge_pad_retractions_total
 	VisitsOpened prometheus.Counter
 	VisitsClosed prometheus.Counter
 	Syncs        *prometheus.CounterVec // huiyan_edge_sync_total{result}
@@ -38,8 +44,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"code"}),
 		ArrivalToPAD: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "huiyan_edge_arrival_to_pad_seconds",
-			Help:    "Time from receiving an arrival to handing its feed event to the PAD connections, commit included.",
+			Help:    "Time from receiving an arrival to handing its feed event to the PAD connections (before the commit's fsync, unless no PAD server is attached).",
 			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1},
+		}),
+		ArrivalCommit: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "huiyan_edge_arrival_commit_seconds",
+			Help:    "Time from receiving an arrival to its commit (fsync included): when the device may be acknowledged.",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1},
+		}),
+		Retractions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "huiyan_edge_pad_retractions_total",
+			Help: "Arrivals the PADs were shown before the commit whose commit then failed: the PADs were made to resync.",
 		}),
 		VisitsOpened: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "huiyan_edge_visits_opened_total", Help: "Visits opened.",
@@ -75,13 +90,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.Recognised.WithLabelValues("known")
 	m.Recognised.WithLabelValues("new_face")
 	if reg != nil {
-		reg.MustRegister(m.Arrivals, m.Recognised, m.Rejected, m.ArrivalToPAD, m.VisitsOpened, m.VisitsClosed, m.Syncs,
+		reg.MustRegister(m.Arrivals, m.Recognised, m.Rejected, m.ArrivalToPAD, m.ArrivalCommit, m.Retractions, m.VisitsOpened, m.VisitsClosed, m.Syncs,
 			m.ECodeScans, m.Conversions, m.StaffCredits)
 	}
 	return m
 }
 
-func (m *Metrics) arrival(ch huiyan.Channel, recognised, opened bool, d time.Duration) {
+// arrival counts a committed arrival: toPAD is the time until the PADs had
+// it, toCommit until it was durable.
+func (m *Metrics) arrival(ch huiyan.Channel, recognised, opened bool, toPAD, toCommit time.Duration) {
 	if m == nil {
 		return
 	}
@@ -94,7 +111,14 @@ func (m *Metrics) arrival(ch huiyan.Channel, recognised, opened bool, d time.Dur
 	if opened {
 		m.VisitsOpened.Inc()
 	}
-	m.ArrivalToPAD.Observe(d.Seconds())
+	m.ArrivalToPAD.Observe(toPAD.Seconds())
+	m.ArrivalCommit.Observe(toCommit.Seconds())
+}
+
+func (m *Metrics) retracted() {
+	if m != nil {
+		m.Retractions.Inc()
+	}
 }
 
 // Reject counts a refused message.

@@ -18,11 +18,36 @@ import (
 	firmware "huiyan/firmware-contracts"
 )
 
-// Publisher receives feed events after they are committed. The PAD server
-// implements it; Publish must not block.
+// Publisher receives feed events after they are committed: the outbox
+// sender and the heartbeat. Publish must not block.
 type Publisher interface {
 	Publish(e huiyan.FeedEvent)
 }
+
+// PADs receives the feed for the staff tablets: the PAD server. Unlike a
+// Publisher it is given an arrival's events before the transaction that
+// records them commits, so that the fsync is not on the path to the PAD
+// (edge/DESIGN.md, "The PAD sees an arrival before its fsync"); every
+// other event after its commit. Publish must not block.
+//
+// Retract says that events given early did not commit (the commit failed):
+// the PADs must drop what they were shown since their last durable seq,
+// which they do by reconnecting and resuming (a seq that names no event
+// resumes with the state). The node never gives those seqs to another
+// event.
+type PADs interface {
+	Publish(e huiyan.FeedEvent)
+	Retract(reason string)
+}
+
+// maxEarly bounds the events of one arrival that go to the PADs before
+// the commit, and feedGap is the seqs skipped at every start: more than
+// maxEarly, so that a seq a PAD may have been shown just before a crash
+// never names another event after the restart.
+const (
+	maxEarly = 16
+	feedGap  = 1024
+)
 
 // Config configures a Node. Zero values take the defaults in NewNode.
 type Config struct {
@@ -56,6 +81,7 @@ type Node struct {
 	m     *Metrics
 
 	pub     atomic.Pointer[publisherBox]
+	pads    atomic.Pointer[padsBox]
 	results atomic.Pointer[resultsBox]
 	dict    atomic.Pointer[huiyan.TagDict]
 	rules   atomic.Pointer[RuleSet]
@@ -63,6 +89,10 @@ type Node struct {
 	// mu serialises changes to visits so that two arrivals of one customer
 	// cannot both open a visit; bbolt has one writer anyway.
 	mu sync.Mutex
+	// feedFloor (under mu) is the highest seq that PADs may have seen
+	// without a commit: the next transaction that appends to the feed
+	// skips past it first (update). 0 when there is none.
+	feedFloor uint64
 
 	shiftMu sync.Mutex
 	shift   map[string]time.Time // staff id → session expiry: who is on shift
@@ -77,6 +107,8 @@ type Node struct {
 }
 
 type publisherBox struct{ p Publisher }
+
+type padsBox struct{ p PADs }
 
 // NewNode returns a node on store. Call Open before use.
 func NewNode(store Store, cfg Config) *Node {
@@ -98,16 +130,34 @@ func NewNode(store Store, cfg Config) *Node {
 	return &Node{store: store, cfg: cfg, log: cfg.Logger, m: cfg.Metrics, shift: map[string]time.Time{}, devices: map[string]huiyan.Channel{}}
 }
 
-// SetPublisher sets where committed feed events go. It may be called before
-// or after Open; events committed before it is set are still in the feed
-// and reach PADs when they resume.
+// SetPublisher sets where committed feed events go besides the PADs. It
+// may be called before or after Open.
 func (n *Node) SetPublisher(p Publisher) { n.pub.Store(&publisherBox{p}) }
+
+// SetPADs sets where the PADs' feed goes. It may be called before or after
+// Open; events committed before it is set are still in the feed and reach
+// PADs when they resume.
+func (n *Node) SetPADs(p PADs) { n.pads.Store(&padsBox{p}) }
 
 // Open loads the dictionary and rules and starts closing expired visits.
 func (n *Node) Open(ctx context.Context) error {
 	if err := n.Reload(ctx); err != nil {
 		return err
 	}
+	// The last run may have shown PADs an arrival that it did not live to
+	// commit: its seqs, at most maxEarly after the newest durable one, are
+	// skipped by the first transaction that appends to the feed.
+	var newest uint64
+	if err := n.store.View(ctx, func(tx Tx) error {
+		var err error
+		_, newest, err = tx.FeedRange()
+		return err
+	}); err != nil {
+		return fmt.Errorf("feed range: %w", err)
+	}
+	n.mu.Lock()
+	n.feedFloor = newest + feedGap
+	n.mu.Unlock()
 	ctx, n.cancel = context.WithCancel(context.Background())
 	n.wg.Add(1)
 	go func() {
@@ -150,14 +200,50 @@ func (n *Node) Close() error {
 	return nil
 }
 
+// publish gives committed events to the PADs and the other publishers.
 func (n *Node) publish(evs []huiyan.FeedEvent) {
-	b := n.pub.Load()
-	if b == nil || b.p == nil {
-		return
+	n.publishPADs(evs)
+	n.publishCommitted(evs)
+}
+
+// publishPADs gives events to the PADs only: committed ones, or an
+// arrival's before its commit (record).
+func (n *Node) publishPADs(evs []huiyan.FeedEvent) {
+	if b := n.pads.Load(); b != nil && b.p != nil {
+		for _, e := range evs {
+			b.p.Publish(e)
+		}
 	}
-	for _, e := range evs {
-		b.p.Publish(e)
+}
+
+// publishCommitted gives committed events to the publishers other than
+// the PADs.
+func (n *Node) publishCommitted(evs []huiyan.FeedEvent) {
+	if b := n.pub.Load(); b != nil && b.p != nil {
+		for _, e := range evs {
+			b.p.Publish(e)
+		}
 	}
+}
+
+// update is store.Update for a transaction that appends to the feed, under
+// mu: first it skips the seqs PADs may have been shown by a transaction
+// that did not commit (feedFloor), so that no such seq ever names another
+// event; the floor is cleared once a transaction carrying the skip commits.
+func (n *Node) update(ctx context.Context, fn func(Tx) error) error {
+	floor := n.feedFloor
+	err := n.store.Update(ctx, func(tx Tx) error {
+		if floor > 0 {
+			if err := tx.SkipFeed(floor); err != nil {
+				return err
+			}
+		}
+		return fn(tx)
+	})
+	if err == nil && n.feedFloor == floor {
+		n.feedFloor = 0
+	}
+	return err
 }
 
 // identOrder is the order in which idents are tried: the ID card is the
@@ -219,8 +305,10 @@ func (n *Node) record(ctx context.Context, a huiyan.Arrival) (*wheel.Result, err
 	var seq uint64
 	var sc scan
 	var customer string // the spinner, "" for a new face
-	err := n.store.Update(ctx, func(tx Tx) error {
-		evs = evs[:0]
+	var early uint64    // the newest seq the PADs were given before the commit
+	var shown time.Time // when they were given it
+	err := n.update(ctx, func(tx Tx) error {
+		evs, early = evs[:0], 0
 		sc = scan{present: true}
 		if _, err := tx.EventSeen(a.Device, a.EventID); err == nil {
 			return huiyan.Errorf(firmware.EDuplicate, "arrival %s was already received", a.EventID)
@@ -251,7 +339,11 @@ func (n *Node) record(ctx context.Context, a huiyan.Arrival) (*wheel.Result, err
 			// It is received all the same (a redelivery is a duplicate),
 			// counted and logged; any visit closed on the way is published.
 			visit = nil
-			return tx.MarkEventSeen(a.Device, a.EventID, "", now)
+			if err := tx.MarkEventSeen(a.Device, a.EventID, "", now); err != nil {
+				return err
+			}
+			early, shown = n.showEarly(evs), n.cfg.Clock()
+			return nil
 		}
 		tp := huiyan.Touchpoint{EventID: a.EventID, Channel: a.Channel, Device: a.Device, At: touchTime(a.At, now)}
 		if !sc.present {
@@ -312,8 +404,18 @@ func (n *Node) record(ctx context.Context, a huiyan.Arrival) (*wheel.Result, err
 			return err
 		}
 		visit, seq = v, evs[len(evs)-1].Seq
-		return tx.MarkEventSeen(a.Device, a.EventID, v.ID, now)
+		if err := tx.MarkEventSeen(a.Device, a.EventID, v.ID, now); err != nil {
+			return err
+		}
+		// Everything is written; only the commit (and its fsync) is left.
+		// The PADs see the arrival now, the device's PUBACK waits for the
+		// commit.
+		early, shown = n.showEarly(evs), n.cfg.Clock()
+		return nil
 	})
+	if err != nil && early > 0 {
+		n.retract(early, err)
+	}
 	if err != nil {
 		if huiyan.ErrorCode(err) != firmware.EDuplicate {
 			n.log.Error("arrival not recorded", "event", a.EventID, "device", a.Device, "err", err)
@@ -329,7 +431,13 @@ func (n *Node) record(ctx context.Context, a huiyan.Arrival) (*wheel.Result, err
 		}
 		return &res, err
 	}
-	n.publish(evs)
+	committed := n.cfg.Clock()
+	if early > 0 {
+		n.publishCommitted(evs)
+	} else {
+		n.publish(evs)
+		shown = n.cfg.Clock()
+	}
 	if a.Channel == huiyan.ChannelECode {
 		n.m.scan(sc)
 		if !sc.present {
@@ -341,11 +449,11 @@ func (n *Node) record(ctx context.Context, a huiyan.Arrival) (*wheel.Result, err
 		}
 	}
 	if visit == nil { // a refused scan that joined no visit
-		n.m.arrival(a.Channel, recognised, false, n.cfg.Clock().Sub(start))
+		n.m.arrival(a.Channel, recognised, false, shown.Sub(start), committed.Sub(start))
 		return nil, nil
 	}
 	n.devices[a.Device] = a.Channel
-	n.m.arrival(a.Channel, recognised, opened, n.cfg.Clock().Sub(start))
+	n.m.arrival(a.Channel, recognised, opened, shown.Sub(start), committed.Sub(start))
 	n.log.Debug("arrival", "event", a.EventID, "device", a.Device, "channel", a.Channel,
 		"visit", visit.ID, "recognised", recognised, "seq", seq)
 	var res *wheel.Result
@@ -364,6 +472,33 @@ func (n *Node) record(ctx context.Context, a huiyan.Arrival) (*wheel.Result, err
 			"prize", r.Prize, "reason", r.Reason, "duplicate", r.Duplicate)
 	}
 	return res, nil
+}
+
+// showEarly gives an arrival's events to the PADs before its commit and
+// returns the newest seq given, 0 when none was (no PADs, no events, or
+// more than maxEarly: those wait for the commit). Called last in the
+// arrival's transaction function, under mu.
+func (n *Node) showEarly(evs []huiyan.FeedEvent) uint64 {
+	b := n.pads.Load()
+	if b == nil || b.p == nil || len(evs) == 0 || len(evs) > maxEarly {
+		return 0
+	}
+	for _, e := range evs {
+		b.p.Publish(e)
+	}
+	return evs[len(evs)-1].Seq
+}
+
+// retract handles an arrival whose events the PADs saw but whose commit
+// failed: their seqs are skipped before the next feed append, and the
+// PADs are told to drop them. Under mu.
+func (n *Node) retract(early uint64, err error) {
+	n.feedFloor = max(n.feedFloor, early)
+	n.m.retracted()
+	n.log.Error("arrival shown to the PADs did not commit; PADs resync", "through_seq", early, "err", err)
+	if b := n.pads.Load(); b != nil && b.p != nil {
+		b.p.Retract("an arrival did not commit")
+	}
 }
 
 func visitID(v *huiyan.Visit) string {
@@ -463,7 +598,7 @@ func (n *Node) CloseExpired(ctx context.Context) error {
 	defer n.mu.Unlock()
 	now := n.cfg.Clock()
 	var evs []huiyan.FeedEvent
-	err := n.store.Update(ctx, func(tx Tx) error {
+	err := n.update(ctx, func(tx Tx) error {
 		evs = evs[:0]
 		open, err := tx.OpenVisits()
 		if err != nil {
@@ -541,7 +676,7 @@ func (n *Node) HandleStatus(ctx context.Context, device, status string, channel 
 	defer n.mu.Unlock()
 	now := n.cfg.Clock()
 	var e huiyan.FeedEvent
-	err := n.store.Update(ctx, func(tx Tx) error {
+	err := n.update(ctx, func(tx Tx) error {
 		prev, err := tx.Devices()
 		if err != nil {
 			return err

@@ -60,6 +60,12 @@ func mustNode(t *testing.T) (*edge.Node, *clock, *recorder) {
 // mustNodeWith is mustNode with changes to the node's config.
 func mustNodeWith(t *testing.T, change func(*edge.Config)) (*edge.Node, *clock, *recorder) {
 	t.Helper()
+	return mustNodeOn(t, mustFixtureDB(t), change)
+}
+
+// mustFixtureDB is a real bbolt file holding the fixture's snapshot.
+func mustFixtureDB(t *testing.T) *bolt.DB {
+	t.Helper()
 	db, err := bolt.Open(filepath.Join(t.TempDir(), "edge.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -90,13 +96,19 @@ func mustNodeWith(t *testing.T, change func(*edge.Config)) (*edge.Node, *clock, 
 	if err := db.ReplaceSnapshot(context.Background(), edge.Meta{Branch: "B001", SnapshotVersion: 1, KeyID: "k1", DictVersion: dict.Version()}, dict, staff, seq, nil); err != nil {
 		t.Fatal(err)
 	}
+	return db
+}
+
+// mustNodeOn opens a node of the fixture on store.
+func mustNodeOn(t *testing.T, store edge.Store, change func(*edge.Config)) (*edge.Node, *clock, *recorder) {
+	t.Helper()
 	clk := &clock{t: time.Date(2026, 11, 23, 9, 30, 0, 0, time.FixedZone("CST", 8*3600))}
 	rec := &recorder{}
 	cfg := edge.Config{Branch: "B001", Clock: clk.Now, CloseEvery: time.Hour}
 	if change != nil {
 		change(&cfg)
 	}
-	n := edge.NewNode(db, cfg)
+	n := edge.NewNode(store, cfg)
 	n.SetPublisher(rec)
 	if err := n.Open(context.Background()); err != nil {
 		t.Fatal(err)

@@ -80,6 +80,12 @@ type Tx interface {
 	FeedAfter(after uint64, limit int) ([]huiyan.FeedEvent, error)
 	// FeedRange returns the oldest retained and the newest seq (0, 0 if none).
 	FeedRange() (oldest, newest uint64, err error)
+	// SkipFeed makes every later AppendFeed assign a seq greater than
+	// through; newest becomes through if it was less. The seqs skipped
+	// name no event: the node skips the seqs that PADs may have been shown
+	// by a transaction that never committed (edge/DESIGN.md, "The PAD
+	// sees an arrival before its fsync").
+	SkipFeed(through uint64) error
 
 	PutSession(s Session) error
 	Session(tokenHash string) (Session, error)

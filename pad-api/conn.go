@@ -513,8 +513,12 @@ func (c *conn) change(in inbound) {
 }
 
 // resume brings the PAD up to date after afterSeq: a replay of the feed, or
-// the state when the feed no longer reaches back that far (or afterSeq is
-// 0, or newer than the newest seq: an edge restored from a backup). The
+// the state when the feed no longer reaches back that far, or afterSeq is
+// 0, or names no event: newer than the newest seq (an edge restored from a
+// backup), or a seq the PAD was shown for an arrival that never committed
+// (Server.Retract, or a crash between the two: the edge then skips those
+// seqs, so they name nothing). The newest seq itself, which hello hands
+// out, is a good place to resume from even when it names no event. The
 // stream restarts after afterSeq: live messages the PAD got since hello
 // with a greater seq come again, in order.
 func (c *conn) resume(afterSeq uint64) {
@@ -546,6 +550,19 @@ func (c *conn) replay(after uint64) error {
 	c.setSynced(after)
 	limit := c.s.opts.ReplayLimit
 	cursor := after
+	if after < newest {
+		// The PAD's seq must name an event; the page from after-1 starts
+		// with it or the PAD holds something that never committed.
+		ctx, cancel := context.WithTimeout(c.ctx, backendTimeout)
+		events, ok, err := c.s.backend.FeedAfter(ctx, after-1, 1)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("feed after %d: %w", after-1, err)
+		}
+		if !ok || len(events) == 0 || events[0].Seq != after {
+			return c.sendState()
+		}
+	}
 	for {
 		ctx, cancel := context.WithTimeout(c.ctx, backendTimeout)
 		events, ok, err := c.s.backend.FeedAfter(ctx, cursor, limit)

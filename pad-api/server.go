@@ -216,10 +216,12 @@ func (s *Server) Connections() int {
 // bounded queue, and a connection whose queue is full is closed (the PAD
 // reconnects and resumes by seq).
 //
-// Call Publish once per event, after the event is committed, in seq order
-// (from under the lock that serialises feed appends). An event published
-// out of order still reaches live connections, but a PAD that drops between
-// the two may resume after the later one and miss the earlier one.
+// Call Publish once per event, in seq order (from under the lock that
+// serialises feed appends), after the event is committed or, for an
+// arrival, when only its commit is left; if that commit then fails, call
+// Retract. An event published out of order still reaches live connections,
+// but a PAD that drops between the two may resume after the later one and
+// miss the earlier one.
 func (s *Server) Publish(e huiyan.FeedEvent) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -247,6 +249,24 @@ func (s *Server) Publish(e huiyan.FeedEvent) {
 		}
 		c.offer(e.Seq, enc[i])
 	}
+}
+
+// Retract tells every PAD to drop the events it was published since its
+// last durable seq: the backend gave the server an arrival before its
+// commit, and the commit failed. Each connection is closed with
+// "try again later"; the PAD reconnects and resumes from the last seq it
+// saw, and a seq that names no event resumes with the state (see
+// conn.replay), which no longer holds what did not commit. It never
+// blocks.
+func (s *Server) Retract(reason string) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := 0
+	for c := range s.conns {
+		c.closeWithError(huiyan.EUnavailable, msgUnavailable, websocket.CloseTryAgainLater, "retracted: "+reason)
+		n++
+	}
+	s.log.Warn("pad feed retracted: every PAD resyncs", "reason", reason, "connections", n)
 }
 
 // Shutdown closes every connection with a going-away close frame and waits

@@ -246,7 +246,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.PAD = pad.NewServer(m.Node, pad.Options{
 		Branch: c.Branch, Logger: log.With("component", "pad"), Secure: c.SecureCookie, Registerer: reg,
 	})
-	m.Node.SetPublisher(m.PAD)
+	m.Node.SetPADs(m.PAD)
 
 	mux := http.NewServeMux()
 	mux.Handle("/", m.PAD.Handler())
@@ -364,7 +364,7 @@ func (m *Main) startSync(ctx context.Context, log *slog.Logger, metrics *edge.Me
 	}()
 	// The node tells them of what it commits: new outbox events wake the
 	// sender at once, device changes bring the next heartbeat forward.
-	m.Node.SetPublisher(edge.Publishers{m.PAD, m.Sender, m.Heartbeat})
+	m.Node.SetPublisher(edge.Publishers{m.Sender, m.Heartbeat})
 	return nil
 }
 

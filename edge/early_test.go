@@ -1,0 +1,275 @@
+package edge_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"huiyan"
+	"huiyan/edge"
+	"huiyan/edge/bolt"
+	pad "huiyan/pad-api"
+)
+
+// gatedStore is a real bbolt store whose read-write transactions run a
+// hook after their function and before their commit: the hook can look at
+// the world while only the commit is left, and fail the commit by
+// returning an error (bbolt then rolls back, as after a failed write).
+type gatedStore struct {
+	*bolt.DB
+	mu   sync.Mutex
+	hook func() error
+}
+
+func (s *gatedStore) setHook(h func() error) { s.mu.Lock(); s.hook = h; s.mu.Unlock() }
+
+func (s *gatedStore) Update(ctx context.Context, fn func(edge.Tx) error) error {
+	return s.DB.Update(ctx, func(tx edge.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		h := s.hook
+		s.mu.Unlock()
+		if h != nil {
+			return h()
+		}
+		return nil
+	})
+}
+
+// wsPAD is a real websocket PAD of the test's PAD server.
+type wsPAD struct {
+	t  *testing.T
+	ws *websocket.Conn
+}
+
+func dialPAD(t *testing.T, n *edge.Node, ts *httptest.Server) (*wsPAD, pad.HelloMsg) {
+	t.Helper()
+	sess, err := n.Login(t.Context(), "lobby-B001", "246810")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{}
+	h.Set("Cookie", (&http.Cookie{Name: pad.CookieName, Value: sess.Token}).String())
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(ts.URL, "http")+"/pad/ws", h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	p := &wsPAD{t: t, ws: ws}
+	var hello pad.HelloMsg
+	p.read(pad.TypeHello, &hello)
+	return p, hello
+}
+
+// next reads the next message, its type and its bytes.
+func (p *wsPAD) next() (string, []byte, error) {
+	_ = p.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, data, err := p.ws.ReadMessage()
+	if err != nil {
+		return "", nil, err
+	}
+	var m struct{ Type string }
+	if err := json.Unmarshal(data, &m); err != nil {
+		return "", nil, err
+	}
+	return m.Type, data, nil
+}
+
+// read reads messages until one of type typ, into v; device messages (the
+// fixture's first arrival makes its counter known) are passed over.
+func (p *wsPAD) read(typ string, v any) {
+	p.t.Helper()
+	for {
+		got, data, err := p.next()
+		if err != nil {
+			p.t.Fatalf("waiting for %s: %v", typ, err)
+		}
+		if got == pad.TypeDevice && typ != pad.TypeDevice {
+			continue
+		}
+		if got != typ {
+			p.t.Fatalf("got %s %s, want %s", got, data, typ)
+		}
+		if err := json.Unmarshal(data, v); err != nil {
+			p.t.Fatal(err)
+		}
+		return
+	}
+}
+
+func (p *wsPAD) resume(after uint64) {
+	p.t.Helper()
+	if err := p.ws.WriteJSON(pad.ResumeMsg{Type: pad.TypeResume, AfterSeq: after}); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func newest(t *testing.T, n *edge.Node) uint64 {
+	t.Helper()
+	s, err := n.Newest(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func stateVisits(st pad.StateMsg) []string {
+	var ids []string
+	for _, c := range st.Visits {
+		ids = append(ids, c.Visit.ID)
+	}
+	return ids
+}
+
+// TestNode_PADSeesArrivalBeforeCommit: the PAD has an arrival while only
+// its commit is left (the fsync is off the PAD-visible path), HandleArrival
+// still returns only once it is durable; an arrival whose commit fails is
+// retracted — every PAD is made to resync and gets a state without it — and
+// its seq never names another event, not even after a restart.
+func TestNode_PADSeesArrivalBeforeCommit(t *testing.T) {
+	ctx := t.Context()
+	store := &gatedStore{DB: mustFixtureDB(t)}
+	n, clk, rec := mustNodeOn(t, store, nil)
+	srv := pad.NewServer(n, pad.Options{Branch: "B001", Clock: clk.Now})
+	n.SetPADs(srv)
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	t.Cleanup(func() { _ = srv.Close() })
+
+	p, _ := dialPAD(t, n, ts)
+
+	// 1. Shown before the commit.
+	var early pad.ArrivalMsg
+	var durableWhileShown uint64
+	store.setHook(func() error {
+		p.read(pad.TypeArrival, &early)
+		durableWhileShown = newest(t, n)
+		return nil
+	})
+	if err := n.HandleArrival(ctx, arrival(huiyan.ChannelCounter, "sc-01", clk.Now(), id(huiyan.IdentIDCard, tok(1)))); err != nil {
+		t.Fatal(err)
+	}
+	store.setHook(nil)
+	if early.Seq == 0 || durableWhileShown >= early.Seq {
+		t.Fatalf("PAD had seq %d while the store's newest was %d: want it shown before its commit", early.Seq, durableWhileShown)
+	}
+	// The committed publishers (outbox, heartbeat) have it only now: the
+	// arrival and the counter's first-seen device event.
+	evs := rec.take()
+	if len(evs) != 2 || evs[0].Seq != early.Seq || evs[0].Kind != huiyan.FeedArrival {
+		t.Fatalf("committed publishers got %v, want the arrival (seq %d) and its device", kinds(evs), early.Seq)
+	}
+	if got := newest(t, n); got != evs[1].Seq {
+		t.Fatalf("after HandleArrival newest = %d, want %d: it must return once the arrival is durable", got, evs[1].Seq)
+	}
+
+	// 2. A commit that fails after the PAD saw the arrival.
+	var phantom pad.ArrivalMsg
+	store.setHook(func() error {
+		p.read(pad.TypeArrival, &phantom)
+		return errors.New("write /data/edge.db: input/output error")
+	})
+	redelivered := arrival(huiyan.ChannelCounter, "sc-01", clk.Now(), id(huiyan.IdentIDCard, tok(3)))
+	if err := n.HandleArrival(ctx, redelivered); err == nil {
+		t.Fatal("HandleArrival: nil after a failed commit, want an error (the device must not be acknowledged)")
+	}
+	store.setHook(nil)
+	if phantom.Seq <= early.Seq {
+		t.Fatalf("phantom seq %d, want after %d", phantom.Seq, early.Seq)
+	}
+	if evs := rec.take(); len(evs) != 0 {
+		t.Fatalf("committed publishers got %v for a failed commit, want nothing", kinds(evs))
+	}
+	// The PAD is told to resync: an error, then "try again later".
+	var ce *websocket.CloseError
+	for {
+		typ, data, err := p.next()
+		if errors.As(err, &ce) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("after the retraction: %v, want a close frame", err)
+		}
+		if typ != pad.TypeError {
+			t.Fatalf("after the retraction got %s, want error then close", data)
+		}
+	}
+	if ce.Code != websocket.CloseTryAgainLater {
+		t.Fatalf("close code %d, want %d (try again later)", ce.Code, websocket.CloseTryAgainLater)
+	}
+	// It comes back and resumes after the seq it was shown: a state
+	// without the phantom visit.
+	p2, hello := dialPAD(t, n, ts)
+	if hello.Seq != evs[1].Seq {
+		t.Fatalf("hello seq %d, want the durable %d", hello.Seq, evs[1].Seq)
+	}
+	p2.resume(phantom.Seq)
+	var st pad.StateMsg
+	p2.read(pad.TypeState, &st)
+	if ids := stateVisits(st); len(ids) != 1 || ids[0] != early.Visit.ID {
+		t.Fatalf("state after the retraction has visits %v, want only %s", ids, early.Visit.ID)
+	}
+
+	// 3. The device resends; the arrival commits under a seq past the
+	// phantom's, and a PAD resuming from the phantom's seq gets the state.
+	if err := n.HandleArrival(ctx, redelivered); err != nil {
+		t.Fatal(err)
+	}
+	var again pad.ArrivalMsg
+	p2.read(pad.TypeArrival, &again)
+	if again.Seq <= phantom.Seq || again.Visit.ID == phantom.Visit.ID {
+		t.Fatalf("redelivery: seq %d visit %s, want a seq after the phantom's %d and a new visit", again.Seq, again.Visit.ID, phantom.Seq)
+	}
+	p3, _ := dialPAD(t, n, ts)
+	p3.resume(phantom.Seq)
+	p3.read(pad.TypeState, &st)
+	if ids := stateVisits(st); len(ids) != 2 || !strings.Contains(strings.Join(ids, " "), again.Visit.ID) || strings.Contains(strings.Join(ids, " "), phantom.Visit.ID) {
+		t.Fatalf("state for a PAD resuming from the phantom: visits %v, want %s and %s", ids, early.Visit.ID, again.Visit.ID)
+	}
+	// A PAD resuming from a real seq is replayed, not reset.
+	p4, _ := dialPAD(t, n, ts)
+	p4.resume(early.Seq)
+	var replayed pad.ArrivalMsg
+	p4.read(pad.TypeArrival, &replayed)
+	if replayed.Seq != again.Seq {
+		t.Fatalf("resume after %d replayed seq %d, want %d", early.Seq, replayed.Seq, again.Seq)
+	}
+
+	// 4. A restart (the last run may have died between showing an arrival
+	// and committing it): the first new event skips FeedGap seqs.
+	before := newest(t, n)
+	n.Close()
+	n2 := edge.NewNode(store, edge.Config{Branch: "B001", Clock: clk.Now, CloseEvery: time.Hour})
+	if err := n2.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n2.Close() })
+	srv2 := pad.NewServer(n2, pad.Options{Branch: "B001", Clock: clk.Now})
+	n2.SetPADs(srv2)
+	ts2 := httptest.NewServer(srv2.Handler())
+	t.Cleanup(ts2.Close)
+	t.Cleanup(func() { _ = srv2.Close() })
+	p5, _ := dialPAD(t, n2, ts2)
+	if err := n2.HandleArrival(ctx, arrival(huiyan.ChannelCounter, "sc-01", clk.Now(), id(huiyan.IdentIDCard, tok(9)))); err != nil {
+		t.Fatal(err)
+	}
+	var after pad.ArrivalMsg
+	p5.read(pad.TypeArrival, &after)
+	if after.Seq <= before+edge.FeedGap {
+		t.Fatalf("first seq after a restart %d, want more than %d + %d", after.Seq, before, edge.FeedGap)
+	}
+	// What the dead run might have shown (before+1) names nothing now.
+	p6, _ := dialPAD(t, n2, ts2)
+	p6.resume(before + 1)
+	p6.read(pad.TypeState, &st)
+}
