@@ -463,6 +463,12 @@ func (n *Node) record(ctx context.Context, a huiyan.Arrival) (*wheel.Result, err
 		// redelivery is a duplicate, and respin decides the spin then.
 		r, err := w.Spin(ctx, spinRequest(a, customer, visit, now))
 		if err != nil {
+			if errors.Is(err, wheel.ErrInvalid) {
+				// A spin the wheel can never accept: refused and
+				// acknowledged, or the broker would redeliver it forever.
+				n.log.Error("wheel spin refused", "event", a.EventID, "device", a.Device, "visit", visit.ID, "err", err)
+				return nil, refuseSpin(err)
+			}
 			n.log.Error("wheel spin not recorded; the arrival stays unacknowledged", "event", a.EventID,
 				"device", a.Device, "visit", visit.ID, "err", err)
 			return nil, err

@@ -8,6 +8,7 @@ import (
 
 	"huiyan"
 	"huiyan/edge/wheel"
+	firmware "huiyan/firmware-contracts"
 )
 
 // Wheel decides the spins of the branch's prize wheel (edge/DESIGN.md,
@@ -15,11 +16,11 @@ import (
 // no spin, so that tests of the visits need no wheel.db.
 type Wheel interface {
 	// Spin decides and records a spin, or returns the recorded result of
-	// the same device and spin (Duplicate set). Refusals are results; an
-	// error means nothing was recorded.
+	// the same device and spin (Duplicate set, and counted in
+	// huiyan_edge_wheel_redelivered_total). Refusals are results; an
+	// error means nothing was recorded, and one wrapping wheel.ErrInvalid
+	// means the request can never be accepted.
 	Spin(ctx context.Context, req wheel.SpinRequest) (wheel.Result, error)
-	// Lookup returns the recorded result of a spin, or wheel.ErrNotFound.
-	Lookup(ctx context.Context, device, spin string) (wheel.Result, error)
 }
 
 var _ Wheel = (*wheel.Wheel)(nil)
@@ -79,18 +80,24 @@ func spinRequest(a huiyan.Arrival, customer string, v *huiyan.Visit, now time.Ti
 		Subject: subject, Present: spinPresent(v), At: now}
 }
 
-// respin returns the recorded result of a redelivered wheel arrival. When
-// the wheel has none (the store committed the arrival and the spin failed
-// or the process died in between), it decides the spin now from the
-// arrival's visit as committed: Spin is idempotent by device and spin, so
-// this can never draw twice. Called under n.mu.
+// respin answers a redelivered wheel arrival. It asks Spin again rather
+// than only reading the recorded result (wheel.Lookup): Spin is
+// idempotent by device and spin, so it returns the recorded result with
+// Duplicate set and draws nothing, and every result the node sends again
+// is counted once, in the wheel's huiyan_edge_wheel_redelivered_total,
+// whichever way the redelivery came (the same arrival again, or a new
+// arrival id with a spin seen before). When the wheel has no record (the
+// store committed the arrival and the spin failed, or the process died in
+// between) Spin decides it now, from the arrival's visit as committed.
+//
+// A visit that is gone (purged by a retention shorter than the dedupe
+// window) can no longer prove presence: the request is then the unknown
+// spinner's, not present, which returns the recorded result if there is
+// one and otherwise refuses the spin (not_present) instead of leaving the
+// arrival unacknowledged for good. Called under n.mu.
 func (n *Node) respin(ctx context.Context, w Wheel, a huiyan.Arrival, now time.Time) (wheel.Result, error) {
-	res, err := w.Lookup(ctx, a.Device, a.Spin)
-	if !errors.Is(err, wheel.ErrNotFound) {
-		return res, err
-	}
 	var v *huiyan.Visit
-	err = n.store.View(ctx, func(tx Tx) error {
+	err := n.store.View(ctx, func(tx Tx) error {
 		id, err := tx.EventSeen(a.Device, a.EventID)
 		if err != nil {
 			return err
@@ -98,10 +105,36 @@ func (n *Node) respin(ctx context.Context, w Wheel, a huiyan.Arrival, now time.T
 		v, err = tx.Visit(id)
 		return err
 	})
-	if err != nil {
+	var req wheel.SpinRequest
+	switch {
+	case err == nil:
+		req = spinRequest(a, v.CustomerID, v, now)
+	case errors.Is(err, ErrNotFound):
+		req = spinRequest(a, "", &huiyan.Visit{}, now)
+		req.Present = false
+	default:
 		return wheel.Result{}, fmt.Errorf("visit of wheel arrival %s: %w", a.EventID, err)
 	}
-	return w.Spin(ctx, spinRequest(a, v.CustomerID, v, now))
+	res, err := w.Spin(ctx, req)
+	return res, refuseSpin(err)
+}
+
+// refuseSpin turns a spin the wheel can never accept (an error wrapping
+// wheel.ErrInvalid: its request breaks the wheel's rules, which
+// firmware.Decode should have refused already, so a bug or a firmware
+// contract that drifted from the wheel's) into a refusal of the arrival:
+// a *huiyan.Error with code bad_spin, which the broker hook or the ingest
+// publishes on the device's reject topic and then acknowledges. Left as a
+// plain error it would keep the arrival unacknowledged, and the broker
+// would redeliver it forever. The message is safe for the device (no value
+// from the payload); the wheel's error stays in the chain for the log.
+// Any other error (nil included) is returned as it is: it is worth a
+// redelivery.
+func refuseSpin(err error) error {
+	if !errors.Is(err, wheel.ErrInvalid) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", huiyan.Errorf(firmware.EBadSpin, "the prize wheel cannot accept this spin; it was not recorded"), err)
 }
 
 // sendResult publishes a spin's result to its wheel. An error leaves the
