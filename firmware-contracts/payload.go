@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,7 +31,9 @@ const (
 )
 
 // The patterns are shared, letter for letter, with the JSON Schemas; a test
-// keeps them equal.
+// keeps them equal. Decode does not run them as regular expressions: it
+// checks the same rules with the matchers of scan.go, which TestMatchers and
+// FuzzMatchers keep equal to these patterns.
 const (
 	idPattern      = `^[0-9A-Za-z._:-]{1,128}$`
 	devicePattern  = `^[0-9A-Za-z_-]{1,64}$`
@@ -44,25 +46,19 @@ const (
 	tsPattern      = `^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`
 )
 
-var (
-	idRe      = regexp.MustCompile(idPattern)
-	keyRe     = regexp.MustCompile(keyPattern)
-	tokenRe   = regexp.MustCompile(tokenPattern)
-	spinRe    = regexp.MustCompile(spinPattern)
-	attrKeyRe = regexp.MustCompile(attrKeyPattern)
-	textRe    = regexp.MustCompile(textPattern)
-	tsRe      = regexp.MustCompile(tsPattern)
-)
-
 // ValidKeyID reports whether s can name a token key: 1 to 16 characters of
 // [0-9A-Za-z_-] (DESIGN.md, "Identity token": "k1").
-func ValidKeyID(s string) bool { return len(s) <= MaxKeyIDLen && keyRe.MatchString(s) }
+func ValidKeyID(s string) bool { return allIn(s, keyChars, 1, MaxKeyIDLen) }
 
 // ValidToken reports whether s has the shape of an identity token: 64
 // lower-case hex characters, as Token makes them.
-func ValidToken(s string) bool { return len(s) == 64 && tokenRe.MatchString(s) }
+func ValidToken(s string) bool { return allIn(s, tokenChars, 64, 64) }
 
-func validEventID(s string) bool { return len(s) <= MaxIDLen && idRe.MatchString(s) }
+// validEventID reports whether s matches idPattern.
+func validEventID[S ~string | ~[]byte](s S) bool { return allIn(s, idChars, 1, MaxIDLen) }
+
+// validSpin reports whether s matches spinPattern.
+func validSpin[S ~string | ~[]byte](s S) bool { return allIn(s, idChars, 1, MaxSpinLen) }
 
 // Arrival is the wire form of an arrival payload, v1 (DESIGN.md, "MQTT
 // contract"). Decode converts it to a huiyan.Arrival; EncodeArrival makes it
@@ -122,8 +118,23 @@ func marshal(v any) []byte {
 }
 
 // arrivalFields are the top-level fields of v1, in the order Decode checks
-// them.
-var arrivalFields = []string{"v", "id", "ts", "device", "channel", "idents", "attrs", "code", "spin"}
+// them; the f constants index them.
+var arrivalFields = [...]string{"v", "id", "ts", "device", "channel", "idents", "attrs", "code", "spin"}
+
+const (
+	fV = iota
+	fID
+	fTS
+	fDevice
+	fChannel
+	fIdents
+	fAttrs
+	fCode
+	fSpin
+)
+
+// identFields are the fields of an ident.
+var identFields = [...]string{"kind", "key", "token"}
 
 // Decode parses and validates an arrival payload received on topic t, which
 // must be an arrival topic (DESIGN.md, "MQTT contract"). It checks, in this
@@ -150,6 +161,14 @@ var arrivalFields = []string{"v", "id", "ts", "device", "channel", "idents", "at
 // clock is the edge's business, not the parser's. Whether the key id is one
 // the edge knows (EUnknownKey) is also the edge's business. Use PeekID to
 // find the id to put in the reject message when Decode fails.
+//
+// Decode runs for every arrival, so it is written to be cheap (issue 8):
+// encoding/json checks the syntax once (checkJSON), then a scanner that
+// trusts that check walks the bytes (scan.go), and only the strings that
+// end up in the arrival are copied. decode_reference_internal_test.go keeps
+// the first, plain implementation over encoding/json's Decoder, and the
+// tests hold the two to the same verdict, message and result on every
+// input.
 func Decode(t Topic, b []byte) (huiyan.Arrival, error) {
 	if t.Kind != TopicArrival {
 		return huiyan.Arrival{}, topicErr("not an arrival topic")
@@ -163,71 +182,82 @@ func Decode(t Topic, b []byte) (huiyan.Arrival, error) {
 	if err := checkJSON(b); err != nil {
 		return huiyan.Arrival{}, err
 	}
-	raw := make(map[string]json.RawMessage, len(arrivalFields))
-	err := eachMember(b, func(i int, name string, val json.RawMessage) error {
-		if !isField(name) {
+	// raw holds the values of the fields by index, nil for a missing one
+	// (a JSON value is never empty). The top level is read whole before any
+	// value is checked: an unknown or repeated field anywhere wins over a
+	// bad value before it.
+	var raw [len(arrivalFields)][]byte
+	err := eachMember(b, func(i int, name, val []byte) error {
+		f := fieldIndex(arrivalFields[:], name)
+		if f < 0 {
 			return errorf(EUnknownField, "member %d (from 0) is not a field of v1, which has v, id, ts, device, channel, idents, attrs, code and spin", i)
 		}
-		if _, dup := raw[name]; dup {
-			return errorf(EDuplicateKey, "field %q appears twice", name)
+		if raw[f] != nil {
+			return errorf(EDuplicateKey, "field %q appears twice", arrivalFields[f])
 		}
-		raw[name] = val
+		raw[f] = val
 		return nil
 	})
 	if err != nil {
 		return huiyan.Arrival{}, err
 	}
 	a := huiyan.Arrival{Branch: t.Branch}
-	v, ok := raw["v"]
-	if !ok {
+	if raw[fV] == nil {
 		return huiyan.Arrival{}, errorf(EBadVersion, "v is required")
 	}
-	if !isOne(v) {
+	if !isOne(raw[fV]) {
 		return huiyan.Arrival{}, errorf(EBadVersion, "v must be 1")
 	}
-	if a.EventID, ok = str(raw, "id"); !ok || !validEventID(a.EventID) {
+	id, ok := str(raw[fID])
+	if !ok || !validEventID(id) {
 		return huiyan.Arrival{}, errorf(EBadID, "id must be 1 to %d characters of [0-9A-Za-z._:-]", MaxIDLen)
 	}
-	ts, _ := str(raw, "ts")
+	a.EventID = string(id)
+	ts, _ := str(raw[fTS])
 	if a.At, err = parseTime(ts); err != nil {
 		return huiyan.Arrival{}, err
 	}
-	if a.Device, ok = str(raw, "device"); !ok || !ValidDeviceID(a.Device) {
+	dev, ok := str(raw[fDevice])
+	if !ok || !allIn(dev, deviceChars, 1, MaxDeviceIDLen) {
 		return huiyan.Arrival{}, errorf(EBadDevice, "device must be 1 to %d characters of [0-9A-Za-z_-]", MaxDeviceIDLen)
 	}
-	if a.Device != t.Device {
+	if string(dev) != t.Device {
 		return huiyan.Arrival{}, errorf(ETopicMismatch, "device differs from the device level of the topic")
 	}
-	ch, _ := str(raw, "channel")
-	if a.Channel = huiyan.Channel(ch); !a.Channel.Valid() {
+	a.Device = t.Device // the same characters, without a copy
+	ch, _ := str(raw[fChannel])
+	if a.Channel = channelOf(ch); !a.Channel.Valid() {
 		return huiyan.Arrival{}, errorf(EBadChannel, "channel must be counter, ecode or wheel")
 	}
 	if a.Channel != t.Channel {
 		return huiyan.Arrival{}, errorf(ETopicMismatch, "channel differs from the channel level of the topic")
 	}
-	if a.Idents, err = decodeIdents(raw["idents"]); err != nil {
+	if a.Idents, err = decodeIdents(raw[fIdents]); err != nil {
 		return huiyan.Arrival{}, err
 	}
-	if val, ok := raw["attrs"]; ok {
-		if a.Attrs, err = decodeAttrs(val); err != nil {
+	if raw[fAttrs] != nil {
+		if a.Attrs, err = decodeAttrs(raw[fAttrs]); err != nil {
 			return huiyan.Arrival{}, err
 		}
 	}
-	if _, ok := raw["code"]; ok && a.Channel != huiyan.ChannelECode {
+	if raw[fCode] != nil && a.Channel != huiyan.ChannelECode {
 		return huiyan.Arrival{}, errorf(EBadField, "code is only for ecode arrivals")
 	}
-	if _, ok := raw["spin"]; ok && a.Channel != huiyan.ChannelWheel {
+	if raw[fSpin] != nil && a.Channel != huiyan.ChannelWheel {
 		return huiyan.Arrival{}, errorf(EBadField, "spin is only for wheel arrivals")
 	}
 	switch a.Channel {
 	case huiyan.ChannelECode:
-		if a.Code, ok = str(raw, "code"); !ok || !validText(a.Code, 1, MaxCodeLen) {
+		code, ok := str(raw[fCode])
+		if a.Code = string(code); !ok || !validText(a.Code, 1, MaxCodeLen) {
 			return huiyan.Arrival{}, errorf(EBadCode, "ecode arrivals need a code of 1 to %d characters without control characters", MaxCodeLen)
 		}
 	case huiyan.ChannelWheel:
-		if a.Spin, ok = str(raw, "spin"); !ok || len(a.Spin) > MaxSpinLen || !spinRe.MatchString(a.Spin) {
+		spin, ok := str(raw[fSpin])
+		if !ok || !validSpin(spin) {
 			return huiyan.Arrival{}, errorf(EBadSpin, "wheel arrivals need a spin of 1 to %d characters of [0-9A-Za-z._:-]", MaxSpinLen)
 		}
+		a.Spin = string(spin)
 	}
 	if a.Channel != huiyan.ChannelCounter && !hasKind(a.Idents, huiyan.IdentMBank) {
 		return huiyan.Arrival{}, errorf(EBadIdents, "%s arrivals need an mbank ident", a.Channel)
@@ -251,28 +281,33 @@ func PeekID(b []byte) string {
 		return ""
 	}
 	var id string
-	errStop := errors.New("stop")
-	_ = eachMember(b, func(_ int, name string, val json.RawMessage) error {
-		if name != "id" {
+	_ = eachMember(b, func(_ int, name, val []byte) error {
+		if string(name) != "id" {
 			return nil
 		}
-		if err := json.Unmarshal(val, &id); err != nil || !validEventID(id) {
-			id = ""
+		if s, ok := str(val); ok && validEventID(s) {
+			id = string(s)
 		}
 		return errStop
 	})
 	return id
 }
 
-func decodeIdents(val json.RawMessage) ([]huiyan.Ident, error) {
+// errStop ends a walk early; it never leaves this package.
+var errStop = errors.New("stop")
+
+func decodeIdents(val []byte) ([]huiyan.Ident, error) {
 	if val == nil {
 		return nil, errorf(EBadIdents, "idents is required")
 	}
 	if val[0] != '[' {
 		return nil, errorf(EBadIdents, "idents must be an array of 1 to %d idents", MaxIdents)
 	}
-	var ids []huiyan.Ident
-	err := eachElement(val, func(i int, val json.RawMessage) error {
+	// Collect into an array on the stack and copy once: the arrival gets
+	// a slice of its exact length and no append ever grows one.
+	var buf [MaxIdents]huiyan.Ident
+	n := 0
+	err := eachElement(val, func(i int, val []byte) error {
 		if i >= MaxIdents {
 			return errorf(EBadIdents, "idents must be an array of 1 to %d idents", MaxIdents)
 		}
@@ -280,97 +315,102 @@ func decodeIdents(val json.RawMessage) ([]huiyan.Ident, error) {
 		if err != nil {
 			return err
 		}
-		for _, o := range ids {
+		for _, o := range buf[:n] {
 			if o.Token == id.Token {
 				return errorf(EBadIdents, "ident %d: the same token as an earlier ident", i)
 			}
 		}
-		ids = append(ids, id)
+		buf[n] = id
+		n++
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if len(ids) == 0 {
+	if n == 0 {
 		return nil, errorf(EBadIdents, "idents must be an array of 1 to %d idents", MaxIdents)
 	}
-	return ids, nil
+	return slices.Clone(buf[:n]), nil
 }
 
-func decodeIdent(i int, val json.RawMessage) (huiyan.Ident, error) {
+func decodeIdent(i int, val []byte) (huiyan.Ident, error) {
 	if val[0] != '{' {
 		return huiyan.Ident{}, errorf(EBadIdents, "ident %d must be an object with kind, key and token", i)
 	}
-	raw := make(map[string]json.RawMessage, 3)
-	err := eachMember(val, func(j int, name string, val json.RawMessage) error {
-		if name != "kind" && name != "key" && name != "token" {
+	var raw [len(identFields)][]byte
+	err := eachMember(val, func(j int, name, val []byte) error {
+		f := fieldIndex(identFields[:], name)
+		if f < 0 {
 			return errorf(EUnknownField, "ident %d: member %d (from 0) is not a field of an ident, which has kind, key and token", i, j)
 		}
-		if _, dup := raw[name]; dup {
-			return errorf(EDuplicateKey, "ident %d: field %q appears twice", i, name)
+		if raw[f] != nil {
+			return errorf(EDuplicateKey, "ident %d: field %q appears twice", i, identFields[f])
 		}
-		raw[name] = val
+		raw[f] = val
 		return nil
 	})
 	if err != nil {
 		return huiyan.Ident{}, err
 	}
 	var id huiyan.Ident
-	kind, _ := str(raw, "kind")
-	if id.Kind = huiyan.IdentKind(kind); !id.Kind.Valid() {
+	kind, _ := str(raw[0])
+	if id.Kind = kindOf(kind); !id.Kind.Valid() {
 		return huiyan.Ident{}, errorf(EBadKind, "ident %d: kind must be idcard, bankcard, mbank or phone", i)
 	}
-	var ok bool
-	if id.KeyID, ok = str(raw, "key"); !ok || !ValidKeyID(id.KeyID) {
+	key, ok := str(raw[1])
+	if !ok || !allIn(key, keyChars, 1, MaxKeyIDLen) {
 		return huiyan.Ident{}, errorf(EBadKey, "ident %d: key must be 1 to %d characters of [0-9A-Za-z_-]", i, MaxKeyIDLen)
 	}
-	if id.Token, ok = str(raw, "token"); !ok || !ValidToken(id.Token) {
+	token, ok := str(raw[2])
+	if !ok || !allIn(token, tokenChars, 64, 64) {
 		return huiyan.Ident{}, errorf(EBadToken, "ident %d: token must be 64 lower-case hex characters", i)
 	}
+	id.KeyID, id.Token = string(key), string(token)
 	return id, nil
 }
 
-func decodeAttrs(val json.RawMessage) (map[string]string, error) {
+func decodeAttrs(val []byte) (map[string]string, error) {
 	if val[0] != '{' {
 		return nil, errorf(EBadAttrs, "attrs must be an object of at most %d strings", MaxAttrs)
 	}
-	attrs := make(map[string]string)
-	err := eachMember(val, func(i int, name string, val json.RawMessage) error {
+	var attrs map[string]string // made at the first entry: "attrs":{} gives nil
+	err := eachMember(val, func(i int, name, val []byte) error {
 		if i >= MaxAttrs {
 			return errorf(EBadAttrs, "attrs must be an object of at most %d strings", MaxAttrs)
 		}
-		if len(name) > MaxAttrKeyLen || !attrKeyRe.MatchString(name) {
+		if !allIn(name, attrKeyChars, 1, MaxAttrKeyLen) {
 			return errorf(EBadAttrs, "attrs: the key of entry %d must be 1 to %d characters of [0-9A-Za-z_.-]", i, MaxAttrKeyLen)
 		}
-		if _, dup := attrs[name]; dup {
+		if _, dup := attrs[string(name)]; dup {
 			return errorf(EDuplicateKey, "attrs: the key of entry %d appears twice", i)
 		}
-		var s string
-		if val[0] != '"' || json.Unmarshal(val, &s) != nil || !validText(s, 0, MaxAttrValueLen) {
+		v, ok := str(val)
+		value := string(v)
+		if !ok || !validText(value, 0, MaxAttrValueLen) {
 			return errorf(EBadAttrs, "attrs: the value of entry %d must be a string of at most %d characters without control characters", i, MaxAttrValueLen)
 		}
-		attrs[name] = s
+		if attrs == nil {
+			attrs = make(map[string]string)
+		}
+		attrs[string(name)] = value
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if len(attrs) == 0 {
-		return nil, nil
-	}
 	return attrs, nil
 }
 
-func parseTime(s string) (time.Time, error) {
+func parseTime(s []byte) (time.Time, error) {
 	const want = "ts must be an RFC 3339 date-time with seconds and an explicit offset, like 2026-11-23T09:30:01.250+08:00"
-	if len(s) > 64 || !tsRe.MatchString(s) {
+	if !validTimestamp(s) {
 		return time.Time{}, errorf(EBadTimestamp, want)
 	}
-	if strings.HasSuffix(s, "-00:00") {
+	if bytes.HasSuffix(s, []byte("-00:00")) {
 		// RFC 3339, 4.3: -00:00 means "local offset unknown".
 		return time.Time{}, errorf(EBadTimestamp, "ts: the offset -00:00 means unknown; send the device's real offset, like +08:00")
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
+	t, err := time.Parse(time.RFC3339Nano, string(s))
 	if err != nil {
 		return time.Time{}, errorf(EBadTimestamp, "ts is not a real date and time")
 	}
@@ -378,10 +418,19 @@ func parseTime(s string) (time.Time, error) {
 }
 
 // validText reports whether s has min to max characters and no control
-// characters (C0 and DEL), which would end up in logs and on tablets.
+// characters (C0 and DEL), which would end up in logs and on tablets. The
+// control characters are ASCII, so a test of each byte finds them: it is
+// textPattern without a regular expression.
 func validText(s string, min, max int) bool {
-	n := utf8.RuneCountInString(s)
-	return n >= min && n <= max && textRe.MatchString(s)
+	if n := utf8.RuneCountInString(s); n < min || n > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func hasKind(ids []huiyan.Ident, k huiyan.IdentKind) bool {
@@ -391,28 +440,6 @@ func hasKind(ids []huiyan.Ident, k huiyan.IdentKind) bool {
 		}
 	}
 	return false
-}
-
-func isField(name string) bool {
-	for _, f := range arrivalFields {
-		if f == name {
-			return true
-		}
-	}
-	return false
-}
-
-// str returns the string value of raw[name]; ok is false when the field is
-// missing or not a string.
-func str(raw map[string]json.RawMessage, name string) (s string, ok bool) {
-	val := raw[name]
-	if len(val) == 0 || val[0] != '"' {
-		return "", false
-	}
-	if err := json.Unmarshal(val, &s); err != nil {
-		return "", false
-	}
-	return s, true
 }
 
 // isOne reports whether n, a valid JSON value, is a number equal to 1:
@@ -439,7 +466,7 @@ func isOne(n []byte) bool {
 
 // checkJSON refuses what is not valid UTF-8 and exactly one JSON value.
 // encoding/json would silently replace invalid UTF-8 and stop at the end of
-// the first value.
+// the first value. What passes it is what the scanner of scan.go may trust.
 func checkJSON(b []byte) error {
 	if !utf8.Valid(b) {
 		return errorf(EBadJSON, "payload is not valid UTF-8")
@@ -449,49 +476,6 @@ func checkJSON(b []byte) error {
 	}
 	if b = bytes.TrimLeft(b, " \t\r\n"); len(b) == 0 || b[0] != '{' {
 		return errorf(EBadJSON, "payload must be a JSON object")
-	}
-	return nil
-}
-
-// eachMember calls fn for the members of obj, a valid JSON object, in
-// order, and stops at the first error fn returns.
-func eachMember(obj []byte, fn func(i int, name string, val json.RawMessage) error) error {
-	dec := json.NewDecoder(bytes.NewReader(obj))
-	if _, err := dec.Token(); err != nil { // '{'
-		return errorf(EBadJSON, "payload is not one valid JSON value")
-	}
-	for i := 0; dec.More(); i++ {
-		tok, err := dec.Token()
-		if err != nil {
-			return errorf(EBadJSON, "payload is not one valid JSON value")
-		}
-		name, _ := tok.(string)
-		var val json.RawMessage
-		if err := dec.Decode(&val); err != nil {
-			return errorf(EBadJSON, "payload is not one valid JSON value")
-		}
-		if err := fn(i, name, val); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// eachElement calls fn for the elements of arr, a valid JSON array, in
-// order, and stops at the first error fn returns.
-func eachElement(arr []byte, fn func(i int, val json.RawMessage) error) error {
-	dec := json.NewDecoder(bytes.NewReader(arr))
-	if _, err := dec.Token(); err != nil { // '['
-		return errorf(EBadJSON, "payload is not one valid JSON value")
-	}
-	for i := 0; dec.More(); i++ {
-		var val json.RawMessage
-		if err := dec.Decode(&val); err != nil {
-			return errorf(EBadJSON, "payload is not one valid JSON value")
-		}
-		if err := fn(i, val); err != nil {
-			return err
-		}
 	}
 	return nil
 }

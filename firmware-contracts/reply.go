@@ -200,7 +200,7 @@ func (r WheelResult) validate() error {
 		return huiyan.Errorf(huiyan.EInvalid, "wheel result: v must be 1")
 	case !validEventID(r.ID):
 		return huiyan.Errorf(huiyan.EInvalid, "wheel result: id must be an arrival id")
-	case len(r.Spin) > MaxSpinLen || !spinRe.MatchString(r.Spin):
+	case !validSpin(r.Spin):
 		return huiyan.Errorf(huiyan.EInvalid, "wheel result: spin must be 1 to %d characters of [0-9A-Za-z._:-]", MaxSpinLen)
 	case len(r.Prize) > MaxPrizeLen || !prizeRe.MatchString(r.Prize):
 		return huiyan.Errorf(huiyan.EInvalid, "wheel result: prize must be empty or 1 to %d characters of [0-9A-Za-z._:-]", MaxPrizeLen)
@@ -212,7 +212,7 @@ func (r WheelResult) validate() error {
 		return huiyan.Errorf(huiyan.EInvalid, "wheel result: reason must be empty or 1 to %d characters of [a-z_] starting with a letter", MaxWheelReasonLen)
 	case r.Reason != "" && r.Prize != "":
 		return huiyan.Errorf(huiyan.EInvalid, "wheel result: a result with a prize has no reason")
-	case !tsRe.MatchString(r.TS):
+	case !validTimestamp(r.TS):
 		return huiyan.Errorf(huiyan.EInvalid, "wheel result: ts must be RFC 3339 with an explicit offset")
 	}
 	return nil

@@ -1,7 +1,6 @@
 package firmware
 
 import (
-	"regexp"
 	"strings"
 
 	"huiyan"
@@ -14,13 +13,11 @@ const TopicRoot = "huiyan/v1"
 // MaxDeviceIDLen is the longest device id.
 const MaxDeviceIDLen = 64
 
-var deviceRe = regexp.MustCompile(devicePattern)
-
 // ValidDeviceID reports whether s is a device id: 1 to 64 characters of
 // [0-9A-Za-z_-]. Device ids are MQTT topic levels, so there is no room for
 // a wildcard, a separator or a space.
 func ValidDeviceID(s string) bool {
-	return len(s) <= MaxDeviceIDLen && deviceRe.MatchString(s)
+	return allIn(s, deviceChars, 1, MaxDeviceIDLen)
 }
 
 // TopicKind says which of the contract's topics a topic is.
