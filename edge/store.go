@@ -34,6 +34,19 @@ type Meta struct {
 	Customers       int
 }
 
+// PrizesUpdate says what a new data set does to the branch's prize wheel
+// table (SnapshotStore.ReplaceSnapshotWithPrizes). The zero value keeps
+// the stored one: a delta that does not carry the table.
+type PrizesUpdate struct {
+	// Set replaces the stored table with Prizes, in the same activation as
+	// the customers.
+	Set bool
+	// Prizes is the hub's table (hub.Prizes; Table "" for none). nil with
+	// Set removes the hub's word: a full snapshot from a hub that never had
+	// prize tables, after which the local table file applies again.
+	Prizes *hub.Prizes
+}
+
 // Session is a logged-in PAD. Only a hash of the session token is stored.
 type Session struct {
 	TokenHash string
@@ -48,6 +61,11 @@ type Tx interface {
 	Meta() (Meta, error)
 	// Dict returns the tag dictionary of the data set.
 	Dict() (*huiyan.TagDict, error)
+	// Prizes returns the branch's prize wheel table the data set carries
+	// from the hub (Table "" when HQ gives the branch none), or
+	// ErrNotFound when the data set has no word from the hub about one:
+	// then the local table file applies (DESIGN.md, "Prize wheel").
+	Prizes() (hub.Prizes, error)
 
 	CustomerByToken(token string) (*huiyan.Customer, error)
 	Customer(id string) (*huiyan.Customer, error)

@@ -9,20 +9,24 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"huiyan"
+	"huiyan/edge/wheel"
 	"huiyan/hub"
+	"huiyan/hub/prizes"
 )
 
 // SnapshotStore is what the syncer needs of the store besides Store: an
 // atomic replace of the data set (old or new data, never mixed, and the
-// stored version always matches the stored data) and a read of the current
-// customers in id order, to merge a delta into.
+// stored version always matches the stored data), the branch's prize
+// wheel table included, and a read of the current customers in id order,
+// to merge a delta into.
 type SnapshotStore interface {
 	Store
-	ReplaceSnapshot(ctx context.Context, meta Meta, dict *huiyan.TagDict, staff []huiyan.Staff,
-		customers iter.Seq2[*huiyan.Customer, error], progress func(n int)) error
+	ReplaceSnapshotWithPrizes(ctx context.Context, meta Meta, dict *huiyan.TagDict, staff []huiyan.Staff,
+		prizes PrizesUpdate, customers iter.Seq2[*huiyan.Customer, error], progress func(n int)) error
 	Customers(ctx context.Context) iter.Seq2[*huiyan.Customer, error]
 }
 
@@ -41,7 +45,7 @@ type SyncConfig struct {
 	Logger     *slog.Logger
 	Metrics    *Metrics
 	// Applied is called after a new version is applied (the node reloads
-	// its dictionary there).
+	// its dictionary there, the wheel its table: WheelPrizes.Reload).
 	Applied func(ctx context.Context) error
 }
 
@@ -199,11 +203,14 @@ func (s *Syncer) apply(ctx context.Context, meta Meta, m hub.Manifest) error {
 	next, stop := iter.Pull2(s.records(ctx, m, sc))
 	defer stop()
 
-	// The dictionary and the roster come first in the stream; the store
-	// takes them with the customers in one swap.
+	// The dictionary, the roster and the prize table come first in the
+	// stream; the store takes them with the customers in one swap. A full
+	// snapshot without a prize table removes the hub's word about one (a
+	// hub that never had prize tables); a delta without keeps the table.
 	var dict *huiyan.TagDict
 	var staff []huiyan.Staff
 	var first *hub.Record
+	przUpdate := PrizesUpdate{Set: m.Full}
 	for {
 		r, err, ok := next()
 		if err != nil {
@@ -216,6 +223,12 @@ func (s *Syncer) apply(ctx context.Context, meta Meta, m hub.Manifest) error {
 			dict = r.Dict
 		} else if r.Op == hub.OpStaff {
 			staff = append([]huiyan.Staff{}, r.Staff...)
+		} else if r.Op == hub.OpPrizes {
+			if err := s.checkPrizes(r.Prizes); err != nil {
+				return err
+			}
+			p := *r.Prizes
+			przUpdate = PrizesUpdate{Set: true, Prizes: &p}
 		} else {
 			first = &r
 			break
@@ -239,7 +252,7 @@ func (s *Syncer) apply(ctx context.Context, meta Meta, m hub.Manifest) error {
 		customers = s.merge(s.store.Customers(ctx), rest)
 	}
 	newMeta := Meta{Branch: s.cfg.Branch, SnapshotVersion: m.Version, SnapshotAt: s.cfg.Clock(), DictVersion: m.DictVersion, KeyID: s.cfg.KeyID}
-	if err := s.store.ReplaceSnapshot(ctx, newMeta, dict, staff, customers, nil); err != nil {
+	if err := s.store.ReplaceSnapshotWithPrizes(ctx, newMeta, dict, staff, przUpdate, customers, nil); err != nil {
 		return fmt.Errorf("apply version %d: %w", m.Version, err)
 	}
 	return nil
@@ -288,6 +301,22 @@ func (s *Syncer) checkKey(c *huiyan.Customer) error {
 		if t.KeyID != s.cfg.KeyID {
 			return fmt.Errorf("customer tokens under key %q, this edge uses %q: %w", t.KeyID, s.cfg.KeyID, hub.ErrMalformed)
 		}
+	}
+	return nil
+}
+
+// checkPrizes refuses a data set whose prize table this edge's wheel
+// could not run: not a valid table of this branch in canonical form
+// (hub/prizes.ParseCanonical), so that the fingerprint the hub published
+// is the one the wheel's audit log will name. The hub checked it with the
+// same rules; failing here means a hub of another release (edges are
+// upgraded first) or a broken one, and the old data stay.
+func (s *Syncer) checkPrizes(p *hub.Prizes) error {
+	if p.Table == "" {
+		return nil
+	}
+	if _, err := prizes.ParseCanonical(p.Table, s.cfg.Branch); err != nil {
+		return fmt.Errorf("prize table: %v: %w", err, hub.ErrMalformed)
 	}
 	return nil
 }
@@ -351,4 +380,82 @@ func (s *Syncer) merge(cur iter.Seq2[*huiyan.Customer, error], delta iter.Seq2[h
 			}
 		}
 	}
+}
+
+// WheelPrizes keeps the branch's prize wheel on the table its data set
+// carries (issue 7: "prize table and odds per branch from the hub
+// snapshot"), with the local table file as the fallback for an edge
+// without a hub (DESIGN.md, "Prize wheel"). Reload it at start and after
+// every applied version (SyncConfig.Applied): the wheel changes tables at
+// once, without a restart, and keeps the awarded counts of the campaign.
+type WheelPrizes struct {
+	Wheel  *wheel.Wheel
+	Branch string
+	// Local is the table of the local file (wheel_prizes in the edge
+	// config); nil without one.
+	Local  *wheel.PrizeTable
+	Logger *slog.Logger
+
+	mu     sync.Mutex
+	loaded bool // Reload ran once: the table in force was logged
+	warned bool // the local file's being ignored was logged
+}
+
+// Reload gives the wheel the table it must run: the hub's when the data
+// set carries the hub's word (no table at all when HQ gives the branch
+// none: the hub is then in charge, whatever the local file says), the
+// local file's otherwise. The table in force is logged at the first
+// Reload and whenever it changes, with its campaign and fingerprint; the
+// same table again changes nothing. A stored table the wheel cannot run
+// is an error, and the wheel keeps the table it has.
+func (w *WheelPrizes) Reload(ctx context.Context, st Store) error {
+	log := w.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var p hub.Prizes
+	err := st.View(ctx, func(tx Tx) error {
+		var err error
+		p, err = tx.Prizes()
+		return err
+	})
+	fromHub := err == nil
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("prize table: %w", err)
+	}
+	table, source := w.Local, "wheel_prizes"
+	if fromHub {
+		table, source = nil, "hub"
+		if p.Table != "" {
+			if table, err = prizes.ParseCanonical(p.Table, w.Branch); err != nil {
+				return fmt.Errorf("prize table from the hub: %w", err)
+			}
+		}
+	}
+
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if fromHub && w.Local != nil && !w.warned {
+		w.warned = true
+		log.Warn("wheel_prizes is ignored: the hub's data set carries the branch's prize table, and the hub's wins",
+			"local_campaign", w.Local.Campaign, "local_table", w.Local.Fingerprint())
+	}
+	fp := ""
+	if table != nil {
+		fp = table.Fingerprint()
+	}
+	cur, curFP := w.Wheel.Table()
+	if w.loaded && (cur == nil) == (table == nil) && curFP == fp {
+		return nil
+	}
+	if err := w.Wheel.SetTable(table); err != nil {
+		return err
+	}
+	w.loaded = true
+	if table == nil {
+		log.Warn("no prize table: every wheel spin is answered campaign_closed", "source", source)
+		return nil
+	}
+	log.Info("prize table in force", "source", source, "campaign", table.Campaign, "table", fp, "prizes", len(table.Entries))
+	return nil
 }

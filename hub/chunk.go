@@ -331,10 +331,11 @@ func decodeChunk(data []byte) ([]Record, error) {
 //
 // On top of the order rules it refuses what no hub should send: a record
 // count other than the manifest's, a dictionary of another version than
-// dict_version, a staff member or an upserted customer of another branch
-// (an edge must never cache another branch's data), a delta that leaves
-// the edge with a dictionary of another version than dict_version. Every
-// refusal wraps ErrMalformed. It keeps one customer id, not the records.
+// dict_version, a staff member, a prize table or an upserted customer of
+// another branch (an edge must never cache another branch's data), a delta
+// that leaves the edge with a dictionary of another version than
+// dict_version. Every refusal wraps ErrMalformed. It keeps one customer
+// id, not the records.
 type StreamChecker struct {
 	m         Manifest
 	haveDict  int    // the dictionary version the edge holds
@@ -342,6 +343,7 @@ type StreamChecker struct {
 	customers bool   // a customer record was seen
 	dict      bool   // an OpDict record was seen
 	staff     bool   // an OpStaff record was seen
+	prizes    bool   // an OpPrizes record was seen
 	last      string // the last customer id
 	err       error  // sticky
 }
@@ -397,6 +399,14 @@ func (s *StreamChecker) check(ref ChunkRef, recs []Record) error {
 				}
 			}
 			s.staff = true
+		case OpPrizes:
+			switch {
+			case s.customers || s.prizes:
+				return bad("record %d: a prize table after customers or after another prize table", i+1)
+			case r.Prizes == nil || r.Prizes.Branch != s.m.Branch:
+				return bad("record %d: a prize table of another branch", i+1)
+			}
+			s.prizes = true
 		case OpUpsert, OpDelete:
 			id := r.ID()
 			switch {

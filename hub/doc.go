@@ -20,6 +20,8 @@
 //	recs := hub.FullRecords(dict, hub.BranchStaff(roster, branch), cur)
 //	// or, from a retained version's digests (same branch, sorted by id):
 //	recs := hub.DeltaRecords(dictIfChanged, staffIfChanged, oldDigests, cur)
+//	// once HQ sent prize tables (full), or the branch's changed (delta):
+//	recs = hub.WithPrizes(&hub.Prizes{Branch: …, Table: canonical, Fingerprint: …}, recs)
 //	chunks, err := hub.BuildChunks(recs, hub.DefaultChunkBytes)
 //	env, err := hub.Sign(priv, "", hub.Manifest{Branch: …, Version: …, Chunks: refs, …})
 //
@@ -50,5 +52,7 @@
 // The wire formats: the Envelope and the Manifest (manifest.go), the chunk
 // (chunk.go: gzip'd JSON Lines of records, see Record and recordWire), the
 // keys (keys.go: KeyID, PEM files, KeysResponse), the upstream events and
-// the applied report (events.go), the error body (ErrorResponse).
+// the applied report (events.go), the error body (ErrorResponse), the
+// branch's prize wheel table (prizes.go: Prizes; the table itself is
+// package hub/prizes, which this package does not import).
 package hub

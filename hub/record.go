@@ -17,10 +17,12 @@ const (
 	OpDelete Op = "delete" // remove the customer with the id, and its aliases
 	OpStaff  Op = "staff"  // replace the branch's whole staff roster
 	OpDict   Op = "dict"   // replace the tag dictionary
+	OpPrizes Op = "prizes" // replace the branch's prize wheel table (issue 7)
 )
 
 // Record is one entry of the data a manifest brings: a customer to store
-// or to remove, the branch's staff roster or the tag dictionary.
+// or to remove, the branch's staff roster, the tag dictionary or the
+// branch's prize wheel table.
 //
 // The records of a manifest are the records of its chunks, in manifest
 // order, and follow these rules (StreamChecker checks them):
@@ -31,6 +33,12 @@ const (
 //     record only when the dictionary changed since its base, and an
 //     OpStaff record only when the roster did. The OpDict record's
 //     version is the manifest's dict_version;
+//   - then, before any customer, at most one OpPrizes record: the branch's
+//     prize table (Prizes). A full snapshot has one once HQ has ever sent
+//     prize tables through the hub (an empty one when the branch has no
+//     table) and none before; a delta has one only when the branch's table
+//     changed since its base (another Fingerprint, or the first word about
+//     it);
 //   - then the customers, OpUpsert and OpDelete, in strictly increasing
 //     order of customer id (byte-wise, Go string order), so no id appears
 //     twice. A full snapshot has no OpDelete: what it does not hold is
@@ -50,6 +58,8 @@ type Record struct {
 	Staff []huiyan.Staff
 	// Dict is the dictionary of an OpDict record.
 	Dict *huiyan.TagDict
+	// Prizes is the prize table of an OpPrizes record.
+	Prizes *Prizes
 }
 
 // ID returns the customer id of an OpUpsert or OpDelete record, or "".
@@ -72,12 +82,14 @@ func Delete(id string) Record { return Record{Op: OpDelete, Customer: &huiyan.Cu
 //	{"op":"delete","customer_id":"C000123"}
 //	{"op":"staff","staff":[{…StaffWire…},…]}
 //	{"op":"dict","dict":{"version":1,"tags":[{…TagWire…},…]}}
+//	{"op":"prizes","prizes":{"branch":"B001","fingerprint":"…","table":"campaign,…"}}
 type recordWire struct {
 	Op         Op            `json:"op"`
 	Customer   *CustomerWire `json:"customer,omitempty"`
 	CustomerID string        `json:"customer_id,omitempty"`
 	Staff      []StaffWire   `json:"staff,omitempty"`
 	Dict       *DictWire     `json:"dict,omitempty"`
+	Prizes     *Prizes       `json:"prizes,omitempty"`
 }
 
 // CustomerWire is a customer as chunks carry it: the pseudonymous fields
@@ -379,6 +391,12 @@ func (r *Record) wire() (recordWire, error) {
 			return recordWire{}, fmt.Errorf("dict record without a dictionary")
 		}
 		return recordWire{Op: r.Op, Dict: NewDictWire(r.Dict)}, nil
+	case OpPrizes:
+		if r.Prizes == nil {
+			return recordWire{}, fmt.Errorf("prizes record without a table")
+		}
+		p := *r.Prizes
+		return recordWire{Op: r.Op, Prizes: &p}, nil
 	}
 	return recordWire{}, fmt.Errorf("unknown op %s", quote(string(r.Op)))
 }
@@ -400,6 +418,8 @@ func (r *Record) check() error {
 		if r.Dict.Version() < 1 {
 			return fmt.Errorf("dict: version %d, want at least 1", r.Dict.Version())
 		}
+	case OpPrizes:
+		return r.Prizes.Validate()
 	}
 	return nil
 }
@@ -410,8 +430,8 @@ func (w *recordWire) record() (Record, error) {
 	// only checks that the field of the op, and no other, is set. The
 	// roster may be empty, so "set" for OpStaff is always true.
 	only := func(own int) error {
-		set := []bool{w.Customer != nil, w.CustomerID != "", true, w.Dict != nil}
-		others := []bool{w.Customer != nil, w.CustomerID != "", w.Staff != nil, w.Dict != nil}
+		set := []bool{w.Customer != nil, w.CustomerID != "", true, w.Dict != nil, w.Prizes != nil}
+		others := []bool{w.Customer != nil, w.CustomerID != "", w.Staff != nil, w.Dict != nil, w.Prizes != nil}
 		for i, b := range others {
 			if (i == own && !set[i]) || (i != own && b) {
 				return fmt.Errorf("%s record with missing or extra fields", w.Op)
@@ -455,6 +475,15 @@ func (w *recordWire) record() (Record, error) {
 			return Record{}, err
 		}
 		return Record{Op: OpDict, Dict: d}, nil
+	case OpPrizes:
+		if err := only(4); err != nil {
+			return Record{}, err
+		}
+		if err := w.Prizes.Validate(); err != nil {
+			return Record{}, err
+		}
+		p := *w.Prizes
+		return Record{Op: OpPrizes, Prizes: &p}, nil
 	}
 	return Record{}, fmt.Errorf("unknown op %s", quote(string(w.Op)))
 }

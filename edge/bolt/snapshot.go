@@ -45,8 +45,16 @@ import (
 // One ReplaceSnapshot runs at a time; a second call waits for the first, so
 // customers must not call ReplaceSnapshot. It may read this DB (Customers,
 // View): the writes happen between its yields.
+//
+// The branch's prize wheel table is kept as it is; ReplaceSnapshotWithPrizes
+// also replaces it.
 func (db *DB) ReplaceSnapshot(ctx context.Context, meta edge.Meta, dict *huiyan.TagDict, staff []huiyan.Staff,
-	customers iter.Seq2[*huiyan.Customer, error], progress func(n int)) (err error) {
+	customers iter.Seq2[*huiyan.Customer, error], progress func(n int)) error {
+	return db.replaceSnapshot(ctx, meta, dict, staff, edge.PrizesUpdate{}, customers, progress)
+}
+
+func (db *DB) replaceSnapshot(ctx context.Context, meta edge.Meta, dict *huiyan.TagDict, staff []huiyan.Staff,
+	prizes edge.PrizesUpdate, customers iter.Seq2[*huiyan.Customer, error], progress func(n int)) (err error) {
 	db.replaceMu.Lock()
 	defer db.replaceMu.Unlock()
 	if err := ctx.Err(); err != nil {
@@ -114,7 +122,7 @@ func (db *DB) ReplaceSnapshot(ctx context.Context, meta edge.Meta, dict *huiyan.
 		return fmt.Errorf("replace snapshot: %w", err)
 	}
 
-	old, err := db.activate(gen, meta, dict, staff, count)
+	old, err := db.activate(gen, meta, dict, staff, prizes, count)
 	if err != nil {
 		return fmt.Errorf("replace snapshot: %w", err)
 	}
@@ -268,10 +276,10 @@ func (db *DB) writeBatch(gen uint64, batch []*huiyan.Customer, base int, al *ali
 	return newIDs, nil
 }
 
-// activate makes gen the active generation and writes the meta, dict and
-// staff that go with it, in one transaction. It returns the generation that
-// was active before (0 if none).
-func (db *DB) activate(gen uint64, m edge.Meta, dict *huiyan.TagDict, staff []huiyan.Staff, count int) (uint64, error) {
+// activate makes gen the active generation and writes the meta, dict,
+// staff and prize table that go with it, in one transaction. It returns
+// the generation that was active before (0 if none).
+func (db *DB) activate(gen uint64, m edge.Meta, dict *huiyan.TagDict, staff []huiyan.Staff, prizes edge.PrizesUpdate, count int) (uint64, error) {
 	var old uint64
 	err := db.bolt.Update(func(btx *bbolt.Tx) error {
 		t := &tx{db: db, tx: btx}
@@ -305,6 +313,9 @@ func (db *DB) activate(gen uint64, m edge.Meta, dict *huiyan.TagDict, staff []hu
 			if err := replaceStaff(btx, staff); err != nil {
 				return err
 			}
+		}
+		if err := putPrizes(btx, prizes); err != nil {
+			return err
 		}
 		if err := meta.Put(keyMeta, appendMeta(nil, &m)); err != nil {
 			return fmt.Errorf("put meta: %w", err)

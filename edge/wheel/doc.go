@@ -10,61 +10,27 @@
 //
 // # prizes.csv
 //
-// HQ approves a prize table per branch and ships it as a CSV file (UTF-8,
-// a byte order mark is allowed; lines starting with # are comments). The
-// settings come first, one per line, as "name,value" (for every branch of
-// the file) or "name,value,branch" (for that branch, over the former); then
-// the header line, exactly
+// HQ approves a prize table per branch in one prizes.csv for all branches.
+// The file, its rules, the canonical form and the fingerprint are package
+// hub/prizes (the hub checks the file too, so the table lives where both
+// can use it without an import cycle); PrizeTable, Entry, Parse, Load and
+// ParseError here are its names, kept for this package's callers. Parse is
+// strict: any bad line refuses the whole file, with a *ParseError listing
+// every bad line. A wheel never runs half of an approved table.
 //
-//	branch,prize_code,name_zh,name_en,weight,inventory,starts,ends
+// # Where the table comes from
 //
-// and a row per prize:
-//
-//	# Branch prize wheel, winter campaign
-//	campaign,2026-winter
-//	starts,2026-11-01
-//	ends,2026-12-31
-//	spins_per_day,1
-//	spins_per_day,2,B002
-//	unknown_customers,deny
-//	weight_scale,1000000
-//	branch,prize_code,name_zh,name_en,weight,inventory,starts,ends
-//	B001,cash-8,8元红包,8 yuan red packet,100000,200,,
-//	B001,cup,保温杯,Thermos cup,20000,50,2026-11-15,
-//	B001,,谢谢参与,Thanks for playing,rest,unlimited,,
-//	B002,cash-8,8元红包,8 yuan red packet,150000,300,,
-//	B002,,谢谢参与,Thanks for playing,rest,,,
-//
-// Settings:
-//   - campaign (required): the campaign id, [0-9A-Za-z._:-]{1,64}. What
-//     was awarded is counted per campaign and prize: a new file of the same
-//     campaign keeps the counts (raising an inventory tops the stock up), a
-//     new campaign starts from nothing.
-//   - starts, ends (required): the campaign's window. A date (YYYY-MM-DD)
-//     is a whole day in China Standard Time, so "ends,2026-12-31" runs to
-//     the last moment of that day; an RFC 3339 time with an offset is that
-//     instant (the end excluded).
-//   - spins_per_day: spins per customer per day (CST), 1 to 1000; default 1.
-//   - unknown_customers: allow or deny (default) spins by people the bank
-//     does not know (a new face with only a token).
-//   - weight_scale: what the weights are out of; default 1,000,000 (per
-//     million), at most 10^9.
-//
-// Rows: prize_code is [0-9A-Za-z._:-]{1,64}, unique in the branch, or
-// empty for the branch's one no-prize row (谢谢参与); name_zh (required) and
-// name_en are what the wheel shows, at most 64 characters. weight is a whole
-// number: the prize's probability is exactly weight/weight_scale. The
-// no-prize row's weight is "rest" (the scale minus the prizes' weights) or
-// that number written out; the weights must add up to the scale exactly.
-// inventory is how many of the prize the branch has for the campaign in all,
-// or "unlimited" (the no-prize row's is always unlimited and may be left
-// empty). starts and ends, optional, bound when the prize can be won inside
-// the campaign, in the same forms as the settings.
-//
-// Parse is strict: any bad line refuses the whole file, with a
-// *ParseError listing every bad line (a *hub.LineError each, as HQ's
-// snapshot import reports them). A wheel never runs half of an approved
-// table.
+// HQ uploads prizes.csv with an import (`huiyan-hub import -prizes
+// prizes.csv …`); the hub checks it, keeps it with the data version and
+// ships each branch its own table, in canonical form, inside the signed
+// data set (an OpPrizes record; hub/prizes, hub.Prizes). The edge stores it
+// with the data set and, at start and after every applied snapshot or
+// delta, hands it to the wheel with SetTable (edge.WheelPrizes): no
+// restart, and the awarded counts stay with the campaign. The local file
+// (wheel_prizes in the edge config, Load) is the fallback for an edge
+// without a hub; once HQ has sent tables through the hub, the hub's word
+// wins, a branch its file leaves out has no wheel, and the local file is
+// ignored with a warning (edge/DESIGN.md, "Prize wheel").
 //
 // # Rules
 //
@@ -147,9 +113,10 @@
 //
 // # Using it from the node
 //
-// The node opens the wheel next to its store (Open, with the table from
-// Load) and calls Spin for each wheel arrival: Customer is the recognised
-// customer's id, or "" with the arrival's mbank token as Subject; Present
+// The node opens the wheel next to its store (Open, with the table the
+// data set carries or the one from Load, see above) and calls Spin for
+// each wheel arrival: Customer is the recognised customer's id, or ""
+// with the arrival's mbank token as Subject; Present
 // is edge.PresentScan of the customer's visit; At is the node's clock.
 // Result.Payload is what it publishes, QoS 1, on
 // huiyan/v1/{branch}/wheel/{device}/result. A redelivered arrival gets

@@ -22,17 +22,20 @@ import (
 	"huiyan"
 	firmware "huiyan/firmware-contracts"
 	"huiyan/hub/funnel"
+	"huiyan/hub/prizes"
 )
 
 // Errors callers branch on.
 var (
 	// ErrInvalid: a spin request or a prize table breaks a rule (a bug of
-	// the caller or a bad file, never a reason to retry).
-	ErrInvalid = errors.New("invalid")
+	// the caller or a bad file, never a reason to retry). The same value
+	// as prizes.ErrInvalid, which a refused prizes.csv wraps.
+	ErrInvalid = prizes.ErrInvalid
 	// ErrNotFound: Lookup knows no such spin.
 	ErrNotFound = errors.New("not found")
-	// ErrNoTable: the prize file has no table for the branch.
-	ErrNoTable = errors.New("no prize table for the branch")
+	// ErrNoTable: the prize file has no table for the branch
+	// (prizes.ErrNoTable).
+	ErrNoTable = prizes.ErrNoTable
 	// ErrLocked: another process holds wheel.db.
 	ErrLocked = errors.New("wheel.db is locked by another process")
 	// ErrSchemaTooNew: wheel.db was written by a newer program.

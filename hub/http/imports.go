@@ -16,6 +16,7 @@ import (
 
 	"huiyan"
 	"huiyan/hub"
+	"huiyan/hub/prizes"
 	"huiyan/hub/store"
 )
 
@@ -24,9 +25,12 @@ import (
 //
 //   - multipart/form-data with a file part "tags" (CSV or JSON Lines,
 //     gzip allowed), optionally a file part "staff" (staff.csv) before or
-//     after it, and optionally a file part "dict" (HQ's tag dictionary,
+//     after it, optionally a file part "dict" (HQ's tag dictionary,
 //     tagdict.csv) before it, since the customers are checked against
-//     it: what `huiyan-hub import` sends;
+//     it, and optionally a file part "prizes" (the prize wheel tables of
+//     every branch, prizes.csv; hub/prizes) before or after it: what
+//     `huiyan-hub import` sends. Without "prizes" the previous version's
+//     tables carry forward;
 //   - the tags file alone as the body, with ?format=csv|jsonl (or a file
 //     name in ?name=, or Content-Type text/csv or application/x-ndjson),
 //     gzip allowed (Content-Encoding: gzip, or detected).
@@ -135,6 +139,8 @@ func (s *Server) importMultipart(r *http.Request, mr *multipart.Reader) (*store.
 		gotStaff bool
 		dict     []byte // the tag dictionary, which comes before the tags
 		gotDict  bool
+		prz      []byte // prize tables that came before the tags
+		gotPrz   bool
 	)
 	for {
 		part, err := mr.NextPart()
@@ -176,6 +182,29 @@ func (s *Server) importMultipart(r *http.Request, mr *multipart.Reader) (*store.
 				if err := run.Staff(r.Context(), bytes.NewReader(staff)); err != nil {
 					return s.finish(r, run, err)
 				}
+			}
+			if gotPrz {
+				if err := run.Prizes(r.Context(), bytes.NewReader(prz)); err != nil {
+					return s.finish(r, run, err)
+				}
+			}
+		case "prizes":
+			if gotPrz {
+				return s.abort(r, run, huiyan.Errorf(huiyan.EInvalid, "two prize table files in one upload"))
+			}
+			gotPrz = true
+			prz, err = readPrizes(part)
+			if run != nil {
+				if err == nil {
+					err = run.Prizes(r.Context(), bytes.NewReader(prz))
+				}
+				if err != nil {
+					return s.finish(r, run, err)
+				}
+				continue
+			}
+			if err != nil {
+				return nil, err
 			}
 		case "staff":
 			if gotStaff {
@@ -254,6 +283,17 @@ func readDict(part io.Reader) ([]byte, error) {
 		err = huiyan.Errorf(huiyan.ETooLarge, "tag dictionary over %d bytes", maxDictBytes)
 	}
 	return b, err
+}
+
+// readPrizes reads a prize tables part, gzipped or not, up to one byte
+// more than prizes.MaxTableBytes: a larger file is then refused by
+// prizes.Parse as a line error of the file, like any other bad prizes.csv.
+func readPrizes(part io.Reader) ([]byte, error) {
+	zr, err := maybeGunzip(part, false)
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(io.LimitReader(zr, prizes.MaxTableBytes+1))
 }
 
 // begin opens the import on the leader.

@@ -160,6 +160,15 @@ func (s *Server) buildManifest(branch string, have, newest uint64, now time.Time
 		return nil, err
 	}
 	staff := hub.BranchStaff(staffAll, branch)
+	// The branch's prize wheel table, once HQ has sent any (issue 7).
+	prz, stated, err := s.st.Prizes(newest, branch)
+	if err != nil {
+		return nil, fmt.Errorf("prize tables of version %d: %w", newest, err)
+	}
+	var przp *hub.Prizes
+	if stated {
+		przp = &prz
+	}
 	full := have == 0 || have < s.st.OldestRetained()
 	var base *store.Version
 	if !full {
@@ -171,9 +180,9 @@ func (s *Server) buildManifest(branch string, have, newest uint64, now time.Time
 	}
 	var recs iter.Seq2[hub.Record, error]
 	if full {
-		recs = hub.FullRecords(dict, staff, s.customers(branch, newest))
+		recs = hub.WithPrizes(przp, hub.FullRecords(dict, staff, s.customers(branch, newest)))
 	} else {
-		recs = s.delta(branch, have, newest, base, cur, dict, staff)
+		recs = s.delta(branch, have, newest, base, cur, dict, staff, przp)
 	}
 	if err := os.MkdirAll(s.chunkDir(branch), 0o700); err != nil {
 		return nil, err
@@ -299,9 +308,11 @@ func (s *Server) customers(branch string, v uint64) iter.Seq2[*huiyan.Customer, 
 	}
 }
 
-// delta is the record stream from have to newest: the dictionary and the
-// roster only when they changed, then upserts and deletes in id order.
-func (s *Server) delta(branch string, have, newest uint64, base, cur *store.Version, dict *huiyan.TagDict, staff []huiyan.Staff) iter.Seq2[hub.Record, error] {
+// delta is the record stream from have to newest: the dictionary, the
+// roster and the branch's prize table (prz, nil when the version has no
+// prize tables) only when they changed, then upserts and deletes in id
+// order.
+func (s *Server) delta(branch string, have, newest uint64, base, cur *store.Version, dict *huiyan.TagDict, staff []huiyan.Staff, prz *hub.Prizes) iter.Seq2[hub.Record, error] {
 	return func(yield func(hub.Record, error) bool) {
 		if base.DictVersion != cur.DictVersion && !yield(hub.Record{Op: hub.OpDict, Dict: dict}, nil) {
 			return
@@ -313,6 +324,18 @@ func (s *Server) delta(branch string, have, newest uint64, base, cur *store.Vers
 				return
 			}
 			if hub.StaffHash(hub.BranchStaff(old, branch)) != hub.StaffHash(staff) && !yield(hub.Record{Op: hub.OpStaff, Staff: staff}, nil) {
+				return
+			}
+		}
+		if prz != nil && base.PrizesVersion != cur.PrizesVersion {
+			// A new prizes.csv: only the branches whose table it changed
+			// (or the first word the edge gets about one) get a record.
+			old, oldStated, err := s.st.Prizes(have, branch)
+			if err != nil {
+				yield(hub.Record{}, err)
+				return
+			}
+			if (!oldStated || old.Fingerprint != prz.Fingerprint) && !yield(hub.Record{Op: hub.OpPrizes, Prizes: prz}, nil) {
 				return
 			}
 		}

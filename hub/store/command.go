@@ -39,6 +39,7 @@ const (
 	cmdEvents         commandType = 13 // a batch of upstream visit events, whole (events.go)
 	cmdEdgeStatus     commandType = 14 // an edge's heartbeat (events.go)
 	cmdPurgeEvents    commandType = 15 // retention: forget visits and event ids before a day (events.go)
+	cmdImportPrizes   commandType = 16 // the prize wheel tables that come with the snapshot (blob: gzipped JSON, prizes.go)
 )
 
 var commandNames = map[commandType]string{
@@ -57,6 +58,7 @@ var commandNames = map[commandType]string{
 	cmdEvents:         "events",
 	cmdEdgeStatus:     "edge_status",
 	cmdPurgeEvents:    "purge_events",
+	cmdImportPrizes:   "import_prizes",
 }
 
 // String returns the command's name, as metrics and logs show it.
@@ -167,6 +169,13 @@ type importDeleteCmd struct {
 type importStaffCmd struct {
 	ID    string `json:"id"`
 	Count int    `json:"count"`
+}
+
+// importPrizesCmd carries HQ's prize tables for the open import: Tables
+// branches' tables in the blob (prizes.go), 0 when HQ withdrew them all.
+type importPrizesCmd struct {
+	ID     string `json:"id"`
+	Tables int    `json:"tables"`
 }
 
 type importFinishCmd struct {

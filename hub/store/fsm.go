@@ -51,9 +51,10 @@ var (
 
 	allBuckets = [][]byte{bMeta, bMembers, bKeys, bImports, bVersions, bCust, bBidx, bBcount,
 		bDead, bBorn, bStaff, bCreds, bCredHash, bApplied, bEvents, bEventAt, bVisits, bVisitDay, bStatus,
-		bDicts}
+		bDicts, bPrizes}
 
-	bDicts = []byte("dicts") // be64(dict version) → dictRecord: every tag dictionary (dict.go)
+	bDicts  = []byte("dicts")  // be64(dict version) → dictRecord: every tag dictionary (dict.go)
+	bPrizes = []byte("prizes") // be64(version) → be64(tables); be64(version) branch → canonical table (prizes.go)
 
 	kApplied = []byte("applied_index") // be64: the last log index applied
 	kSchema  = []byte("schema")        // be64: stateSchema
@@ -379,6 +380,12 @@ func (f *fsm) applyCommand(tx *bolt.Tx, l *raft.Log) (any, bool, error) {
 			return nil, false, err
 		}
 		return nil, false, f.applyImportStaff(tx, &h, c.Blob)
+	case cmdImportPrizes:
+		var h importPrizesCmd
+		if err := c.decodeHeader(&h); err != nil {
+			return nil, false, err
+		}
+		return nil, false, f.applyImportPrizes(tx, &h, c.Blob)
 	case cmdImportFinish:
 		var h importFinishCmd
 		if err := c.decodeHeader(&h); err != nil {
@@ -572,12 +579,17 @@ func (f *fsm) applyImportFinish(tx *bolt.Tx, h *importFinishCmd, blob []byte) (*
 		if err := rows.forget(); err != nil {
 			return nil, err
 		}
-		staffVersion, dictVersion := uint64(0), 0
+		staffVersion, dictVersion, prizesVersion := uint64(0), 0, uint64(0)
 		if prev, err := getVersion(tx, imp.Version-1); err == nil {
-			staffVersion, dictVersion = prev.StaffVersion, prev.DictVersion
+			staffVersion, dictVersion, prizesVersion = prev.StaffVersion, prev.DictVersion, prev.PrizesVersion
 		}
 		if tx.Bucket(bStaff).Get(be64(imp.Version)) != nil {
 			staffVersion = imp.Version
+		}
+		// An import without prize tables carries the previous version's
+		// forward, as for the roster.
+		if tx.Bucket(bPrizes).Get(be64(imp.Version)) != nil {
+			prizesVersion = imp.Version
 		}
 		if h.Dict != 0 {
 			d, err := decodeDict(blob)
@@ -599,7 +611,7 @@ func (f *fsm) applyImportFinish(tx *bolt.Tx, h *importFinishCmd, blob []byte) (*
 		v := Version{
 			Version: imp.Version, ImportID: imp.ID, CreatedAt: h.At,
 			Customers: int(getU64(m, kLive)), Changed: imp.Changed, Deleted: imp.Deleted,
-			DictVersion: dictVersion, StaffVersion: staffVersion,
+			DictVersion: dictVersion, StaffVersion: staffVersion, PrizesVersion: prizesVersion,
 		}
 		if err := putJSON(tx.Bucket(bVersions), be64(v.Version), v); err != nil {
 			return nil, err
@@ -617,6 +629,9 @@ func (f *fsm) applyImportFinish(tx *bolt.Tx, h *importFinishCmd, blob []byte) (*
 		if err := tx.Bucket(bStaff).Delete(be64(imp.Version)); err != nil {
 			return nil, err
 		}
+		if err := deletePrizes(tx, func(v uint64) bool { return v == imp.Version }); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, huiyan.Errorf(huiyan.EInvalid, "import_finish: outcome %q", h.Outcome)
 	}
@@ -628,7 +643,7 @@ func (f *fsm) applyImportFinish(tx *bolt.Tx, h *importFinishCmd, blob []byte) (*
 
 // collect drops what no retained version needs once newest is committed:
 // rows that ended at or before the oldest retained version, and rosters
-// older than the one that version uses.
+// and prize tables older than the ones that version uses.
 func (f *fsm) collect(tx *bolt.Tx, newest uint64) error {
 	if newest < f.retain {
 		return nil
@@ -660,6 +675,11 @@ func (f *fsm) collect(tx *bolt.Tx, newest uint64) error {
 			if err := tx.Bucket(bStaff).Delete(k); err != nil {
 				return err
 			}
+		}
+	}
+	if v, err := getVersion(tx, oldest); err == nil && v.PrizesVersion > 0 {
+		if err := deletePrizes(tx, func(pv uint64) bool { return pv < v.PrizesVersion }); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -75,8 +75,8 @@ func (o *ImportOptions) setDefaults() {
 // has are found by merging the file's ids, in order, with the state's.
 //
 // Use: BeginImport, then optionally Dict (HQ's tag dictionary, before the
-// tags), then Tags and (optionally) Staff in either order, then Finish; or
-// Fail at any point. An ImportRun is not safe for concurrent use, except
+// tags), then Tags, and optionally Staff and Prizes, in any order, then
+// Finish; or Fail at any point. An ImportRun is not safe for concurrent use, except
 // Progress.
 type ImportRun struct {
 	s       *Store
@@ -101,6 +101,8 @@ type ImportRun struct {
 	newDict  *huiyan.TagDict
 	dictRead bool
 	dictTags int
+
+	prizesRead bool // HQ's prize tables came with the upload (prizes.go)
 }
 
 // BeginImport opens an import: it reserves the next version through raft.

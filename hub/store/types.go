@@ -53,8 +53,9 @@ func (s Status) Done() bool { return s != StatusReceiving }
 const MaxLineErrors = 1000
 
 // LineError is one refused line of an uploaded file, as hub.LineError with
-// the file it is in ("tags", "staff" or "dict"). Line 0 is about the whole
-// file (a required tag missing from a dictionary).
+// the file it is in ("tags", "staff", "dict" or "prizes"). Line 0 is about
+// the whole file (a required tag missing from a dictionary, a prize file
+// over its size limit).
 type LineError struct {
 	File   string `json:"file"`
 	Line   int    `json:"line"`
@@ -75,7 +76,7 @@ type Import struct {
 	FinishedAt time.Time `json:"finished_at,omitzero"`
 
 	Rows      int `json:"rows"`      // rows read
-	Errors    int `json:"errors"`    // bad lines (tags, staff, dict); a duplicate row counts for its id and each shared token
+	Errors    int `json:"errors"`    // bad lines (tags, staff, dict, prizes); a duplicate row counts for its id and each shared token
 	Customers int `json:"customers"` // rows accepted and replicated
 	Changed   int `json:"changed"`   // new or different customers
 	Deleted   int `json:"deleted"`   // customers absent from this snapshot
@@ -85,6 +86,12 @@ type Import struct {
 	// the same as the cluster's, which makes no new dictionary version).
 	DictVersion int `json:"dict_version,omitempty"`
 	DictTags    int `json:"dict_tags,omitempty"`
+	// Prizes is set when the upload brought prize wheel tables
+	// (prizes.csv); PrizeTables is how many branches have one in it (0:
+	// HQ withdrew every table). Without, the previous version's tables
+	// carry forward.
+	Prizes      bool `json:"prizes,omitempty"`
+	PrizeTables int  `json:"prize_tables,omitempty"`
 
 	LineErrors []LineError `json:"line_errors,omitempty"` // the first MaxLineErrors
 	Message    string      `json:"message,omitempty"`     // why it was refused or failed
@@ -100,6 +107,10 @@ type Version struct {
 	Deleted      int       `json:"deleted"`
 	DictVersion  int       `json:"dict_version"`
 	StaffVersion uint64    `json:"staff_version"` // the version whose roster applies (0: none yet)
+	// PrizesVersion is the version whose prize tables apply: the last
+	// import that brought prizes.csv (0: HQ never sent any, and manifests
+	// carry no prize table).
+	PrizesVersion uint64 `json:"prizes_version,omitempty"`
 }
 
 // Member is one node of the cluster.

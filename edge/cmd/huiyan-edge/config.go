@@ -54,9 +54,12 @@ type Config struct {
 	// code: only while a branch still has static printed codes.
 	ECodeLegacy bool `yaml:"ecode_legacy"`
 
-	// WheelPrizes is HQ's approved prize table file, prizes.csv (edge/wheel
-	// package documentation); the branch's table is read from it at start.
-	// Empty: no campaign, and every spin is answered campaign_closed.
+	// WheelPrizes is a local copy of HQ's approved prize table file,
+	// prizes.csv (hub/prizes package documentation), for an edge without a
+	// hub: once the hub's data set carries a word on the branch's table
+	// (the table, or none), the hub's word wins and this file is ignored
+	// (edge/DESIGN.md, "Prize wheel"). Empty and no table from the hub: no
+	// campaign, and every spin is answered campaign_closed.
 	WheelPrizes string `yaml:"wheel_prizes"`
 }
 

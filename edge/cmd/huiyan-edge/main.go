@@ -99,9 +99,11 @@ type Main struct {
 	ECode *ecode.Issuer
 	// Heartbeat posts the edge's status to the hub; nil without a hub.
 	Heartbeat *edge.Heartbeat
-	// Wheel is the branch's prize wheel (wheel.db); always open, with no
-	// table when wheel_prizes is not set.
+	// Wheel is the branch's prize wheel (wheel.db); always open, with the
+	// hub's table, else wheel_prizes', else none (wheel.go).
 	Wheel *wheel.Wheel
+	// prizes keeps Wheel on the table the data set carries.
+	prizes *edge.WheelPrizes
 
 	httpSrv    *http.Server
 	httpLn     net.Listener
@@ -230,7 +232,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.ECode, err = m.openECode(log); err != nil {
 		return err
 	}
-	if m.Wheel, err = m.openWheel(log.With("component", "wheel"), reg); err != nil {
+	if m.Wheel, err = m.openWheel(ctx, log.With("component", "wheel"), reg); err != nil {
 		return err
 	}
 	m.Node = edge.NewNode(db, edge.Config{
@@ -337,7 +339,7 @@ func (m *Main) startSync(ctx context.Context, log *slog.Logger, metrics *edge.Me
 	s := edge.NewSyncer(m.DB, edge.SyncConfig{
 		Branch: c.Branch, KeyID: c.KeyID, Client: client, Keys: keys,
 		ChunkDir: filepath.Join(c.DataDir, "chunks"), Logger: log.With("component", "sync"), Metrics: metrics,
-		Applied: m.Node.Reload,
+		Applied: m.afterSync,
 	})
 	m.syncDone = make(chan struct{})
 	go func() {

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"mime"
@@ -14,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"huiyan"
+	"huiyan/edge"
 	"huiyan/edge/wheel"
 	"huiyan/hub/funnel"
 	pad "huiyan/pad-api"
@@ -23,31 +26,40 @@ import (
 // from edge.db (edge/wheel package documentation).
 const wheelFile = "wheel.db"
 
-// openWheel opens {data_dir}/wheel.db with the branch's table from
-// wheel_prizes. Without wheel_prizes the wheel runs with no table: every
-// spin is recorded and answered campaign_closed. A bad prize file, or one
-// without the branch, stops the start: HQ approved that file, and a wheel
-// must never run a table other than the approved one.
-func (m *Main) openWheel(log *slog.Logger, reg prometheus.Registerer) (*wheel.Wheel, error) {
+// openWheel opens {data_dir}/wheel.db and gives it the branch's table
+// (edge.WheelPrizes): the one the data set carries from the hub, else the
+// one of wheel_prizes, else none (every spin is recorded and answered
+// campaign_closed). A bad wheel_prizes, or one without the branch, stops
+// the start even when the hub's table wins: HQ approved that file, and a
+// config that names a broken one is a mistake to fix, not to run past.
+func (m *Main) openWheel(ctx context.Context, log *slog.Logger, reg prometheus.Registerer) (*wheel.Wheel, error) {
 	c := m.Config
-	var table *wheel.PrizeTable
+	var local *wheel.PrizeTable
 	if c.WheelPrizes != "" {
 		var err error
-		if table, err = wheel.Load(c.WheelPrizes, c.Branch); err != nil {
+		if local, err = wheel.Load(c.WheelPrizes, c.Branch); err != nil {
 			return nil, usageError{fmt.Errorf("wheel_prizes: %w", err)}
 		}
 	}
-	w, err := wheel.Open(filepath.Join(c.DataDir, wheelFile), table, wheel.Options{Logger: log, Metrics: wheel.NewMetrics(reg)})
+	w, err := wheel.Open(filepath.Join(c.DataDir, wheelFile), nil, wheel.Options{Logger: log, Metrics: wheel.NewMetrics(reg)})
 	if err != nil {
 		return nil, fmt.Errorf("open wheel: %w", err)
 	}
-	if table == nil {
-		log.Warn("no prize table (wheel_prizes): every wheel spin is answered campaign_closed")
-	} else {
-		_, fp := w.Table()
-		log.Info("prize wheel", "campaign", table.Campaign, "table", fp, "prizes", len(table.Entries))
+	m.prizes = &edge.WheelPrizes{Wheel: w, Branch: c.Branch, Local: local, Logger: log}
+	if err := m.prizes.Reload(ctx, m.DB); err != nil {
+		// The stored table passed the syncer's checks, so this is another
+		// build's table (a downgrade) or a damaged file: the wheel runs
+		// none, which gives nothing away, and the branch keeps serving
+		// arrivals; the next synced version brings the table again.
+		log.Error("the data set's prize table cannot be run: no wheel until the next sync", "err", err)
 	}
 	return w, nil
+}
+
+// afterSync runs after the hub syncer applied a version: the node reloads
+// its dictionary and the wheel its table, at once, without a restart.
+func (m *Main) afterSync(ctx context.Context) error {
+	return errors.Join(m.Node.Reload(ctx), m.prizes.Reload(ctx, m.DB))
 }
 
 // mountWheel serves the auditors' export of the wheel's audit log,

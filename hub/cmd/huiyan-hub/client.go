@@ -20,6 +20,7 @@ import (
 	"huiyan"
 	"huiyan/hub"
 	hubhttp "huiyan/hub/http"
+	"huiyan/hub/prizes"
 	"huiyan/hub/store"
 )
 
@@ -142,22 +143,28 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	cf := addClientFlags(fs)
 	format := fs.String("format", "", "csv or jsonl (default: from the file name: .csv, .jsonl, .ndjson, optionally .gz)")
 	dictFlag := fs.String("dict", "", "HQ's tag dictionary `tagdict.csv` (also recognised by its header among the files)")
+	prizesFlag := fs.String("prizes", "", "the prize wheel tables of every branch, `prizes.csv` (also recognised by its header among the files)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, `Usage: huiyan-hub import [-hub URL] [-token T] [-dict tagdict.csv] tags.csv|tags.jsonl[.gz] [staff.csv] [tagdict.csv]
+		fmt.Fprintln(stderr, `Usage: huiyan-hub import [-hub URL] [-token T] [-dict tagdict.csv] [-prizes prizes.csv]
+                         tags.csv|tags.jsonl[.gz] [staff.csv] [tagdict.csv] [prizes.csv]
 
-Uploads HQ's snapshot (with the staff roster and HQ's tag dictionary, if
-given) to the hub, with a progress bar on a terminal, and waits until it is
-committed or refused. Prints the import id and the new version. An import
-is all or nothing: one bad line refuses it, the bad lines are listed, and
-the exit status is 1.
+Uploads HQ's snapshot (with the staff roster, HQ's tag dictionary and the
+prize wheel tables, if given) to the hub, with a progress bar on a
+terminal, and waits until it is committed or refused. Prints the import id
+and the new version. An import is all or nothing: one bad line refuses it,
+the bad lines are listed, and the exit status is 1.
 
 The files after the snapshot are told apart by their header line: a tag
 dictionary starts with
   `+huiyan.TagDictHeader+`
+a prize table file has, after its settings, the line
+  `+prizes.Header+`
 and anything else is taken for the staff roster. A dictionary that differs
 from the hub's becomes its next dictionary version (tags may be added,
 renamed or retired; a tag id never changes its code or kind), and the
-snapshot is checked against it.
+snapshot is checked against it. A prize table file replaces every branch's
+table (a branch it has no rows for gets no wheel; the header alone
+withdraws every table); without one, the hub keeps the tables it has.
 
 Flags:`)
 		fs.PrintDefaults()
@@ -168,16 +175,21 @@ Flags:`)
 		}
 		return usageError{err}
 	}
-	if fs.NArg() < 1 || fs.NArg() > 3 {
-		return usageError{errors.New("import: want tags.csv|tags.jsonl[.gz] and optionally staff.csv and tagdict.csv")}
+	if fs.NArg() < 1 || fs.NArg() > 4 {
+		return usageError{errors.New("import: want tags.csv|tags.jsonl[.gz] and optionally staff.csv, tagdict.csv and prizes.csv")}
 	}
-	tagsPath, staffPath, dictPath := fs.Arg(0), "", *dictFlag
+	tagsPath, staffPath, dictPath, prizesPath := fs.Arg(0), "", *dictFlag, *prizesFlag
 	for _, p := range fs.Args()[1:] {
-		isDict, err := isDictFile(p)
+		kind, err := fileKind(p)
 		if err != nil {
 			return fmt.Errorf("import: %w", err)
 		}
+		isDict := kind == "dict"
 		switch {
+		case kind == "prizes" && prizesPath != "":
+			return usageError{fmt.Errorf("import: two prize table files (%s and %s)", prizesPath, p)}
+		case kind == "prizes":
+			prizesPath = p
 		case isDict && dictPath != "":
 			return usageError{fmt.Errorf("import: two tag dictionaries (%s and %s)", dictPath, p)}
 		case isDict:
@@ -207,6 +219,9 @@ Flags:`)
 	files = append(files, uploadFile{"tags", tagsPath})
 	if staffPath != "" {
 		files = append(files, uploadFile{"staff", staffPath})
+	}
+	if prizesPath != "" {
+		files = append(files, uploadFile{"prizes", prizesPath})
 	}
 	var total int64
 	for _, f := range files {
@@ -254,6 +269,9 @@ Flags:`)
 		if dictPath != "" {
 			fmt.Fprintf(stderr, "tag dictionary: %d tags, dictionary version %d\n", imp.DictTags, imp.DictVersion)
 		}
+		if imp.Prizes {
+			fmt.Fprintf(stderr, "prize wheel tables: %d branches\n", imp.PrizeTables)
+		}
 		fmt.Fprintf(stdout, "import %s committed: version %d\n", imp.ID, imp.Version)
 		return nil
 	case store.StatusRefused:
@@ -269,6 +287,8 @@ Flags:`)
 				file = filepath.Base(staffPath)
 			case "dict":
 				file = filepath.Base(dictPath)
+			case "prizes":
+				file = filepath.Base(prizesPath)
 			}
 			switch {
 			case le.Line == 0: // the whole file
@@ -304,20 +324,38 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// isDictFile reports whether the file starts with the tag dictionary's
-// header (a byte-order mark ignored).
-func isDictFile(path string) (bool, error) {
+// fileKind tells the files after the snapshot apart by their header line
+// (a byte-order mark ignored): "dict" for a file that starts with the tag
+// dictionary's header, "prizes" for one whose rows header
+// (prizes.Header) comes within its first 64 lines (after the settings and
+// comments), "staff" for anything else.
+func fileKind(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	defer f.Close()
-	line, err := bufio.NewReaderSize(f, 4096).ReadString('\n')
-	if err != nil && err != io.EOF {
-		return false, err
+	br := bufio.NewReaderSize(f, 4096)
+	for i := range 64 {
+		line, err := br.ReadString('\n')
+		if err != nil && err != io.EOF {
+			return "", err
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if i == 0 {
+			line = strings.TrimPrefix(line, "\uFEFF")
+			if line == huiyan.TagDictHeader {
+				return "dict", nil
+			}
+		}
+		if line == prizes.Header {
+			return "prizes", nil
+		}
+		if err == io.EOF {
+			break
+		}
 	}
-	line = strings.TrimPrefix(strings.TrimRight(line, "\r\n"), "\uFEFF")
-	return line == huiyan.TagDictHeader, nil
+	return "staff", nil
 }
 
 // uploadFile is one part of an upload: its form name and the file.
