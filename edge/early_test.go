@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,9 +26,12 @@ import (
 // returning an error (bbolt then rolls back, as after a failed write).
 type gatedStore struct {
 	*bolt.DB
-	mu   sync.Mutex
-	hook func() error
+	mu      sync.Mutex
+	hook    func() error
+	updates int // read-write transactions that reached their commit
 }
+
+func (s *gatedStore) commits() int { s.mu.Lock(); defer s.mu.Unlock(); return s.updates }
 
 func (s *gatedStore) setHook(h func() error) { s.mu.Lock(); s.hook = h; s.mu.Unlock() }
 
@@ -38,6 +42,7 @@ func (s *gatedStore) Update(ctx context.Context, fn func(edge.Tx) error) error {
 		}
 		s.mu.Lock()
 		h := s.hook
+		s.updates++
 		s.mu.Unlock()
 		if h != nil {
 			return h()
@@ -54,12 +59,23 @@ type wsPAD struct {
 
 func dialPAD(t *testing.T, n *edge.Node, ts *httptest.Server) (*wsPAD, pad.HelloMsg) {
 	t.Helper()
+	return dialPADAs(t, ts, loginPAD(t, n))
+}
+
+// loginPAD logs the lobby manager in and returns the session token.
+func loginPAD(t *testing.T, n *edge.Node) string {
+	t.Helper()
 	sess, err := n.Login(t.Context(), "lobby-B001", "246810")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return sess.Token
+}
+
+func dialPADAs(t *testing.T, ts *httptest.Server, token string) (*wsPAD, pad.HelloMsg) {
+	t.Helper()
 	h := http.Header{}
-	h.Set("Cookie", (&http.Cookie{Name: pad.CookieName, Value: sess.Token}).String())
+	h.Set("Cookie", (&http.Cookie{Name: pad.CookieName, Value: token}).String())
 	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(ts.URL, "http")+"/pad/ws", h)
 	if err != nil {
 		t.Fatal(err)
@@ -147,13 +163,26 @@ func TestNode_PADSeesArrivalBeforeCommit(t *testing.T) {
 	t.Cleanup(func() { _ = srv.Close() })
 
 	p, _ := dialPAD(t, n, ts)
+	pResume, _ := dialPAD(t, n, ts)
+	lateToken := loginPAD(t, n) // a login writes: not while the commit is held
 
-	// 1. Shown before the commit.
-	var early pad.ArrivalMsg
+	// 1. Shown before the commit. While only the commit is left, a PAD
+	// that connects and one that resumes from scratch get it too: after
+	// what the store has, the server sends what is in flight.
+	var early, late, resumed pad.ArrivalMsg
+	var lateHello pad.HelloMsg
+	var resumedState pad.StateMsg
 	var durableWhileShown uint64
 	store.setHook(func() error {
 		p.read(pad.TypeArrival, &early)
 		durableWhileShown = newest(t, n)
+		var pLate *wsPAD
+		pLate, lateHello = dialPADAs(t, ts, lateToken)
+		pLate.read(pad.TypeArrival, &late)
+		pResume.read(pad.TypeArrival, &resumed) // live
+		pResume.resume(0)
+		pResume.read(pad.TypeState, &resumedState)
+		pResume.read(pad.TypeArrival, &resumed)
 		return nil
 	})
 	if err := n.HandleArrival(ctx, arrival(huiyan.ChannelCounter, "sc-01", clk.Now(), id(huiyan.IdentIDCard, tok(1)))); err != nil {
@@ -162,6 +191,14 @@ func TestNode_PADSeesArrivalBeforeCommit(t *testing.T) {
 	store.setHook(nil)
 	if early.Seq == 0 || durableWhileShown >= early.Seq {
 		t.Fatalf("PAD had seq %d while the store's newest was %d: want it shown before its commit", early.Seq, durableWhileShown)
+	}
+	if lateHello.Seq >= early.Seq || late.Seq != early.Seq || late.Visit.ID != early.Visit.ID {
+		t.Fatalf("a PAD connecting in flight: hello %d, then seq %d visit %s; want the arrival %d (%s) after a hello before it",
+			lateHello.Seq, late.Seq, late.Visit.ID, early.Seq, early.Visit.ID)
+	}
+	if resumedState.Seq >= early.Seq || len(resumedState.Visits) != 0 || resumed.Seq != early.Seq {
+		t.Fatalf("a PAD resuming in flight: state seq %d with %d visits, then seq %d; want the state before %d and then the arrival",
+			resumedState.Seq, len(resumedState.Visits), resumed.Seq, early.Seq)
 	}
 	// The committed publishers (outbox, heartbeat) have it only now: the
 	// arrival and the counter's first-seen device event.
@@ -272,4 +309,137 @@ func TestNode_PADSeesArrivalBeforeCommit(t *testing.T) {
 	p6, _ := dialPAD(t, n2, ts2)
 	p6.resume(before + 1)
 	p6.read(pad.TypeState, &st)
+}
+
+// TestNode_GroupCommit: arrivals that queue while a commit is under way
+// share the next transaction, each returns only once it is durable, the
+// PADs get every event once and in seq order, and a batch whose commit
+// fails is retried arrival by arrival so that none is lost.
+func TestNode_GroupCommit(t *testing.T) {
+	ctx := t.Context()
+	store := &gatedStore{DB: mustFixtureDB(t)}
+	n, clk, rec := mustNodeOn(t, store, nil)
+	pads := &padRecorder{}
+	n.SetPADs(pads)
+
+	for _, tt := range []struct {
+		name     string
+		failNext bool // fail the commit after the held one: the grouped batch
+		base     byte // new-face tokens of this case
+	}{
+		{"Commit", false, 100},
+		{"FailedCommit", true, 150},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			// The first transaction holds its commit until the others have
+			// queued behind it.
+			var calls atomic.Int32
+			first, release := make(chan struct{}), make(chan struct{})
+			store.setHook(func() error {
+				switch calls.Add(1) {
+				case 1:
+					close(first)
+					<-release
+				case 2:
+					if tt.failNext {
+						return errors.New("write /data/edge.db: no space left on device")
+					}
+				}
+				return nil
+			})
+			defer store.setHook(nil)
+			before := store.commits()
+			pads.take()
+			rec.take()
+			retractions := pads.retractions()
+			const arrivals = 12
+			errs := make(chan error, arrivals)
+			as := make([]huiyan.Arrival, arrivals) // arrival() is not for goroutines
+			for i := range as {
+				as[i] = arrival(huiyan.ChannelCounter, "sc-02", clk.Now(), id(huiyan.IdentIDCard, rtok(5000+int(tt.base)+i)))
+			}
+			send := func(i int) { errs <- n.HandleArrival(ctx, as[i]) }
+			go send(0)
+			<-first // the first arrival is in its commit
+			for i := 1; i < arrivals; i++ {
+				go send(i)
+			}
+			time.Sleep(200 * time.Millisecond) // they queue behind the held commit
+			close(release)
+			for range arrivals {
+				select {
+				case err := <-errs:
+					if err != nil {
+						t.Fatalf("HandleArrival: %v", err)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatal("an arrival did not return")
+				}
+			}
+			commits := store.commits() - before
+			var committed []huiyan.FeedEvent
+			for _, e := range rec.take() {
+				if e.Kind == huiyan.FeedArrival {
+					committed = append(committed, e)
+				}
+			}
+			if len(committed) != arrivals {
+				t.Fatalf("committed publishers got %d arrivals, want %d", len(committed), arrivals)
+			}
+			wantCommits := 2 // the held one, then the other eleven together
+			if tt.failNext {
+				wantCommits = 2 + (arrivals - 1) // the failed batch, then each alone
+			}
+			if commits != wantCommits {
+				t.Fatalf("%d arrivals took %d transactions to their commit, want %d", arrivals, commits, wantCommits)
+			}
+			// The PADs got every committed arrival, each seq once and in
+			// order (a retracted seq was shown, then skipped, never reused),
+			// and every seq is on disk as it was shown.
+			shown := map[uint64]huiyan.FeedEvent{}
+			var last uint64
+			for _, e := range pads.take() {
+				if e.Seq <= last {
+					t.Fatalf("PADs got seq %d after %d", e.Seq, last)
+				}
+				last = e.Seq
+				shown[e.Seq] = e
+			}
+			for _, e := range committed {
+				if s, ok := shown[e.Seq]; !ok || s.Visit.ID != e.Visit.ID {
+					t.Fatalf("committed seq %d (visit %s) did not reach the PADs as committed", e.Seq, e.Visit.ID)
+				}
+				got, _, err := n.FeedAfter(ctx, e.Seq-1, 1)
+				if err != nil || len(got) != 1 || got[0].Seq != e.Seq || got[0].Visit.ID != e.Visit.ID {
+					t.Fatalf("seq %d not on disk as published: %v %v", e.Seq, got, err)
+				}
+			}
+			if got := pads.retractions() - retractions; tt.failNext != (got == 1) || got > 1 {
+				t.Fatalf("%d retractions, want %d", got, map[bool]int{true: 1}[tt.failNext])
+			}
+		})
+	}
+}
+
+// padRecorder is a PADs that keeps what it was given.
+type padRecorder struct {
+	mu      sync.Mutex
+	evs     []huiyan.FeedEvent
+	retract int
+}
+
+func (p *padRecorder) Publish(e huiyan.FeedEvent) {
+	p.mu.Lock()
+	p.evs = append(p.evs, e)
+	p.mu.Unlock()
+}
+func (p *padRecorder) Retract(string)   { p.mu.Lock(); p.retract++; p.mu.Unlock() }
+func (p *padRecorder) Committed(uint64) {}
+func (p *padRecorder) retractions() int { p.mu.Lock(); defer p.mu.Unlock(); return p.retract }
+func (p *padRecorder) take() []huiyan.FeedEvent {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := p.evs
+	p.evs = nil
+	return out
 }

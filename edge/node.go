@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -30,22 +31,24 @@ type Publisher interface {
 // (edge/DESIGN.md, "The PAD sees an arrival before its fsync"); every
 // other event after its commit. Publish must not block.
 //
-// Retract says that events given early did not commit (the commit failed):
-// the PADs must drop what they were shown since their last durable seq,
-// which they do by reconnecting and resuming (a seq that names no event
-// resumes with the state). The node never gives those seqs to another
-// event.
+// Committed says that every event up to a seq is committed: the store now
+// has what was given early. Retract says that events given early did not
+// commit (the commit failed): the PADs must drop what they were shown
+// since their last durable seq, which they do by reconnecting and resuming
+// (a seq that names no event resumes with the state). The node never gives
+// those seqs to another event.
 type PADs interface {
 	Publish(e huiyan.FeedEvent)
+	Committed(through uint64)
 	Retract(reason string)
 }
 
-// maxEarly bounds the events of one arrival that go to the PADs before
-// the commit, and feedGap is the seqs skipped at every start: more than
-// maxEarly, so that a seq a PAD may have been shown just before a crash
-// never names another event after the restart.
+// maxEarly bounds the events of one transaction that go to the PADs
+// before its commit, and feedGap is the seqs skipped at every start: more
+// than maxEarly, so that a seq a PAD may have been shown just before a
+// crash never names another event after the restart.
 const (
-	maxEarly = 16
+	maxEarly = 256
 	feedGap  = 1024
 )
 
@@ -89,6 +92,11 @@ type Node struct {
 	// mu serialises changes to visits so that two arrivals of one customer
 	// cannot both open a visit; bbolt has one writer anyway.
 	mu sync.Mutex
+	// qmu guards queue: the arrivals waiting for the next group commit
+	// (record).
+	qmu   sync.Mutex
+	queue []*arrivalJob
+
 	// feedFloor (under mu) is the highest seq that PADs may have seen
 	// without a commit: the next transaction that appends to the feed
 	// skips past it first (update). 0 when there is none.
@@ -209,10 +217,11 @@ func (n *Node) publish(evs []huiyan.FeedEvent) {
 // publishPADs gives events to the PADs only: committed ones, or an
 // arrival's before its commit (record).
 func (n *Node) publishPADs(evs []huiyan.FeedEvent) {
-	if b := n.pads.Load(); b != nil && b.p != nil {
+	if b := n.pads.Load(); b != nil && b.p != nil && len(evs) > 0 {
 		for _, e := range evs {
 			b.p.Publish(e)
 		}
+		b.p.Committed(evs[len(evs)-1].Seq)
 	}
 }
 
@@ -277,8 +286,46 @@ func (n *Node) HandleArrival(ctx context.Context, a huiyan.Arrival) error {
 	return err
 }
 
-// record is HandleArrival under n.mu. For a wheel arrival with a wheel it
-// returns the spin's result to send (also with a duplicate error).
+// arrivalJob is one arrival on its way through record: what its part of a
+// batch's transaction found and wrote, and how it ends.
+type arrivalJob struct {
+	a      huiyan.Arrival
+	idents []huiyan.Ident // in identOrder
+	w      Wheel          // the wheel, for a wheel arrival
+	start  time.Time
+
+	// Set by recordOne, again each time the transaction runs.
+	evs        []huiyan.FeedEvent
+	recognised bool
+	opened     bool
+	visit      *huiyan.Visit // nil for a refused scan that joined no visit
+	seq        uint64
+	sc         scan
+	customer   string    // the spinner, "" for a new face
+	refused    error     // the arrival's own refusal (a duplicate): it wrote nothing
+	early      bool      // its events went to the PADs before the commit
+	shown      time.Time // when the PADs were given its events
+
+	res  *wheel.Result
+	err  error
+	done chan struct{}
+}
+
+// maxBatch bounds the arrivals committed in one transaction.
+const maxBatch = 64
+
+// errNothingToCommit rolls back a batch of duplicates only.
+var errNothingToCommit = errors.New("nothing to commit")
+
+// record is HandleArrival without sending the wheel's result, which it
+// returns (also with a duplicate error) for a wheel arrival with a wheel.
+//
+// Group commit. The arrival joins the queue, then waits for mu. Whoever
+// holds mu takes every queued arrival (up to maxBatch) and records them in
+// one transaction, one fsync: at a quiet branch that is the arrival alone,
+// straight away; when arrivals come faster than commits, those that queued
+// during a commit share the next one. Each arrival still returns only
+// after the commit that holds it.
 func (n *Node) record(ctx context.Context, a huiyan.Arrival) (*wheel.Result, error) {
 	start := n.cfg.Clock()
 	if a.Branch != n.cfg.Branch {
@@ -289,210 +336,276 @@ func (n *Node) record(ctx context.Context, a huiyan.Arrival) (*wheel.Result, err
 			return nil, huiyan.Errorf(firmware.EUnknownKey, "ident %d: unknown key id %q", i, id.KeyID)
 		}
 	}
-	w := n.cfg.Wheel
-	if a.Channel != huiyan.ChannelWheel {
-		w = nil
+	j := &arrivalJob{a: a, start: start, done: make(chan struct{})}
+	if a.Channel == huiyan.ChannelWheel {
+		j.w = n.cfg.Wheel
 	}
-	idents := append([]huiyan.Ident(nil), a.Idents...)
-	sort.SliceStable(idents, func(i, j int) bool { return identOrder[idents[i].Kind] < identOrder[idents[j].Kind] })
+	j.idents = append([]huiyan.Ident(nil), a.Idents...)
+	sort.SliceStable(j.idents, func(x, y int) bool { return identOrder[j.idents[x].Kind] < identOrder[j.idents[y].Kind] })
 
+	n.qmu.Lock()
+	n.queue = append(n.queue, j)
+	n.qmu.Unlock()
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	n.qmu.Lock()
+	batch := n.queue
+	if len(batch) > maxBatch {
+		batch = slices.Clone(n.queue[:maxBatch])
+		n.queue = slices.Delete(n.queue, 0, maxBatch)
+	} else {
+		n.queue = nil
+	}
+	n.qmu.Unlock()
+	if len(batch) > 0 {
+		n.recordBatch(ctx, batch)
+	}
+	n.mu.Unlock()
+	// Recorded by this call or by the holder of mu before it.
+	<-j.done
+	return j.res, j.err
+}
+
+// recordBatch records arrivals in one transaction and finishes each.
+// Under mu.
+func (n *Node) recordBatch(ctx context.Context, batch []*arrivalJob) {
 	now := n.cfg.Clock()
-	var evs []huiyan.FeedEvent
-	var recognised, opened bool
-	var visit *huiyan.Visit
-	var seq uint64
-	var sc scan
-	var customer string // the spinner, "" for a new face
-	var early uint64    // the newest seq the PADs were given before the commit
-	var shown time.Time // when they were given it
+	var early uint64 // the newest seq the PADs were given before the commit
 	err := n.update(ctx, func(tx Tx) error {
-		evs, early = evs[:0], 0
-		sc = scan{present: true}
-		if _, err := tx.EventSeen(a.Device, a.EventID); err == nil {
-			return huiyan.Errorf(firmware.EDuplicate, "arrival %s was already received", a.EventID)
-		} else if !errors.Is(err, ErrNotFound) {
-			return err
-		}
-		c, err := resolve(tx, idents)
-		if err != nil {
-			return err
-		}
-		recognised = c != nil
-		customer = ""
-		if c != nil {
-			customer = c.ID
-		}
-		if a.Channel == huiyan.ChannelECode {
-			if sc, err = n.verifyScan(tx, a.Code, now); err != nil {
+		early = 0
+		budget := maxEarly
+		recorded := 0
+		for _, j := range batch {
+			if err := n.recordOne(tx, j, now); err != nil {
+				if huiyan.ErrorCode(err) == firmware.EDuplicate {
+					j.refused = err // checked first: it wrote nothing
+					continue
+				}
 				return err
 			}
-		}
-		subject, v, err := n.findVisit(tx, c, idents, now, &evs)
-		if err != nil {
-			return err
-		}
-		if !sc.present && v == nil {
-			// A scan that proves no presence opens no visit: the customer
-			// is elsewhere, and a card would send staff looking for them.
-			// It is received all the same (a redelivery is a duplicate),
-			// counted and logged; any visit closed on the way is published.
-			visit = nil
-			if err := tx.MarkEventSeen(a.Device, a.EventID, "", now); err != nil {
-				return err
-			}
-			early, shown = n.showEarly(evs), n.cfg.Clock()
-			return nil
-		}
-		tp := huiyan.Touchpoint{EventID: a.EventID, Channel: a.Channel, Device: a.Device, At: touchTime(a.At, now)}
-		if !sc.present {
-			tp.Refused = string(sc.verdict)
-		}
-		var before *huiyan.Visit // the visit as it was, for the outbox
-		if v != nil {
-			b := *v
-			before = &b
-		}
-		if v == nil {
-			opened = true
-			v = &huiyan.Visit{ID: newVisitID(now), Branch: n.cfg.Branch, OpenedAt: now, Channel: a.Channel}
-			if c != nil {
-				v.CustomerID, v.MBankAtOpen = c.ID, c.MBankStatus
+			recorded++
+			// Everything of this arrival is written; at most the others
+			// of the batch and the commit (with its fsync) are left. The
+			// PADs see it now, in seq order: once one arrival has to wait
+			// for the commit, the rest of the batch waits too.
+			if budget >= len(j.evs) && n.showEarly(j.evs) {
+				budget -= len(j.evs)
+				j.early, j.shown = true, n.cfg.Clock()
+				if len(j.evs) > 0 {
+					early = j.evs[len(j.evs)-1].Seq
+				}
+			} else {
+				budget = -1
 			}
 		}
-		if sc.present {
-			// Only a presence keeps the visit open: a refused scan is on
-			// record, but the customer was not seen.
-			v.LastSeenAt = now
+		if recorded == 0 {
+			return errNothingToCommit // only duplicates: no fsync for nothing
 		}
-		v.Touchpoints = append(v.Touchpoints, tp)
-		if a.Channel == huiyan.ChannelECode && sc.present && c != nil {
-			sc.convert(v, now)
-		}
-		if err := tx.PutVisit(v, subject); err != nil {
-			return err
-		}
-		var card *huiyan.Card
-		vi := len(evs) // the visit's feed event
-		if opened {
-			card = n.compose(v, c, a.Channel, now)
-			if err := tx.PutCard(card); err != nil {
-				return err
-			}
-			evs = append(evs, huiyan.FeedEvent{Kind: huiyan.FeedArrival, At: now, Audience: card.Audience,
-				Visit: v, Profile: card.Profile, Actions: card.Actions})
-		} else {
-			if card, err = tx.Card(v.ID); err != nil {
-				return fmt.Errorf("card of visit %s: %w", v.ID, err)
-			}
-			evs = append(evs, huiyan.FeedEvent{Kind: huiyan.FeedVisit, At: now, Audience: card.Audience, Visit: v})
-		}
-		if n.devices[a.Device] != a.Channel {
-			if e, err := n.noteDevice(tx, a.Device, a.Channel, now); err != nil {
-				return err
-			} else if e != nil {
-				evs = append(evs, *e)
-			}
-		}
-		for i := vi; i < len(evs); i++ { // visits closed on the way are in the feed already
-			if err := tx.AppendFeed(&evs[i]); err != nil {
-				return err
-			}
-		}
-		if err := outboxFor(tx, evs[vi].Seq, now, before, v, tierOf(c)); err != nil {
-			return err
-		}
-		visit, seq = v, evs[len(evs)-1].Seq
-		if err := tx.MarkEventSeen(a.Device, a.EventID, v.ID, now); err != nil {
-			return err
-		}
-		// Everything is written; only the commit (and its fsync) is left.
-		// The PADs see the arrival now, the device's PUBACK waits for the
-		// commit.
-		early, shown = n.showEarly(evs), n.cfg.Clock()
 		return nil
 	})
-	if err != nil && early > 0 {
-		n.retract(early, err)
+	if errors.Is(err, errNothingToCommit) {
+		err = nil
 	}
 	if err != nil {
-		if huiyan.ErrorCode(err) != firmware.EDuplicate {
-			n.log.Error("arrival not recorded", "event", a.EventID, "device", a.Device, "err", err)
-			return nil, err
+		if early > 0 {
+			n.retract(early, err)
 		}
-		if w == nil {
-			return nil, err
+		if len(batch) > 1 {
+			// One arrival's failure must not sink the others with it:
+			// each is tried again alone.
+			for _, j := range batch {
+				n.recordBatch(ctx, []*arrivalJob{j})
+			}
+			return
 		}
-		res, rerr := n.respin(ctx, w, a, now)
+		j := batch[0]
+		n.log.Error("arrival not recorded", "event", j.a.EventID, "device", j.a.Device, "err", err)
+		j.err = err
+		close(j.done)
+		return
+	}
+	committed := n.cfg.Clock()
+	if b := n.pads.Load(); b != nil && b.p != nil && early > 0 {
+		b.p.Committed(early)
+	}
+	for _, j := range batch {
+		j.res, j.err = n.finishArrival(ctx, j, now, committed)
+		close(j.done)
+	}
+}
+
+// recordOne is an arrival's part of a batch's transaction: dedupe,
+// recognition, the visit, the card, the feed, the outbox, the dedupe mark.
+func (n *Node) recordOne(tx Tx, j *arrivalJob, now time.Time) error {
+	a := j.a
+	j.evs, j.recognised, j.opened, j.visit, j.seq = j.evs[:0], false, false, nil, 0
+	j.sc, j.customer, j.refused, j.early = scan{present: true}, "", nil, false
+	if _, err := tx.EventSeen(a.Device, a.EventID); err == nil {
+		return huiyan.Errorf(firmware.EDuplicate, "arrival %s was already received", a.EventID)
+	} else if !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	c, err := resolve(tx, j.idents)
+	if err != nil {
+		return err
+	}
+	j.recognised = c != nil
+	if c != nil {
+		j.customer = c.ID
+	}
+	if a.Channel == huiyan.ChannelECode {
+		if j.sc, err = n.verifyScan(tx, a.Code, now); err != nil {
+			return err
+		}
+	}
+	subject, v, err := n.findVisit(tx, c, j.idents, now, &j.evs)
+	if err != nil {
+		return err
+	}
+	if !j.sc.present && v == nil {
+		// A scan that proves no presence opens no visit: the customer is
+		// elsewhere, and a card would send staff looking for them. It is
+		// received all the same (a redelivery is a duplicate), counted and
+		// logged; any visit closed on the way is published.
+		return tx.MarkEventSeen(a.Device, a.EventID, "", now)
+	}
+	tp := huiyan.Touchpoint{EventID: a.EventID, Channel: a.Channel, Device: a.Device, At: touchTime(a.At, now)}
+	if !j.sc.present {
+		tp.Refused = string(j.sc.verdict)
+	}
+	var before *huiyan.Visit // the visit as it was, for the outbox
+	if v != nil {
+		b := *v
+		before = &b
+	}
+	if v == nil {
+		j.opened = true
+		v = &huiyan.Visit{ID: newVisitID(now), Branch: n.cfg.Branch, OpenedAt: now, Channel: a.Channel}
+		if c != nil {
+			v.CustomerID, v.MBankAtOpen = c.ID, c.MBankStatus
+		}
+	}
+	if j.sc.present {
+		// Only a presence keeps the visit open: a refused scan is on
+		// record, but the customer was not seen.
+		v.LastSeenAt = now
+	}
+	v.Touchpoints = append(v.Touchpoints, tp)
+	if a.Channel == huiyan.ChannelECode && j.sc.present && c != nil {
+		j.sc.convert(v, now)
+	}
+	if err := tx.PutVisit(v, subject); err != nil {
+		return err
+	}
+	var card *huiyan.Card
+	vi := len(j.evs) // the visit's feed event
+	if j.opened {
+		card = n.compose(v, c, a.Channel, now)
+		if err := tx.PutCard(card); err != nil {
+			return err
+		}
+		j.evs = append(j.evs, huiyan.FeedEvent{Kind: huiyan.FeedArrival, At: now, Audience: card.Audience,
+			Visit: v, Profile: card.Profile, Actions: card.Actions})
+	} else {
+		if card, err = tx.Card(v.ID); err != nil {
+			return fmt.Errorf("card of visit %s: %w", v.ID, err)
+		}
+		j.evs = append(j.evs, huiyan.FeedEvent{Kind: huiyan.FeedVisit, At: now, Audience: card.Audience, Visit: v})
+	}
+	if n.devices[a.Device] != a.Channel {
+		if e, err := n.noteDevice(tx, a.Device, a.Channel, now); err != nil {
+			return err
+		} else if e != nil {
+			j.evs = append(j.evs, *e)
+		}
+	}
+	for i := vi; i < len(j.evs); i++ { // visits closed on the way are in the feed already
+		if err := tx.AppendFeed(&j.evs[i]); err != nil {
+			return err
+		}
+	}
+	if err := outboxFor(tx, j.evs[vi].Seq, now, before, v, tierOf(c)); err != nil {
+		return err
+	}
+	j.visit, j.seq = v, j.evs[len(j.evs)-1].Seq
+	return tx.MarkEventSeen(a.Device, a.EventID, v.ID, now)
+}
+
+// finishArrival does what follows an arrival's commit: the publishers,
+// metrics and log, and the spin of a wheel arrival. Under mu.
+func (n *Node) finishArrival(ctx context.Context, j *arrivalJob, now, committed time.Time) (*wheel.Result, error) {
+	a := j.a
+	if j.refused != nil {
+		if j.w == nil {
+			return nil, j.refused
+		}
+		res, rerr := n.respin(ctx, j.w, a, now)
 		if rerr != nil {
 			n.log.Error("redelivered wheel arrival: no result to send", "event", a.EventID, "device", a.Device, "err", rerr)
 			return nil, rerr
 		}
-		return &res, err
+		return &res, j.refused
 	}
-	committed := n.cfg.Clock()
-	if early > 0 {
-		n.publishCommitted(evs)
+	if j.early {
+		n.publishCommitted(j.evs)
 	} else {
-		n.publish(evs)
-		shown = n.cfg.Clock()
+		n.publish(j.evs)
+		j.shown = n.cfg.Clock()
 	}
 	if a.Channel == huiyan.ChannelECode {
+		sc := j.sc
 		n.m.scan(sc)
 		if !sc.present {
 			// The subject (a display or staff id, never customer data) says
 			// whose code was replayed: a staff code scanned from afar is
 			// how marketing credit would be farmed.
 			n.log.Info("e-code scan proves no presence", "event", a.EventID, "device", a.Device,
-				"verdict", sc.verdict, "kind", sc.code.Kind, "subject", sc.code.Subject, "visit", visitID(visit))
+				"verdict", sc.verdict, "kind", sc.code.Kind, "subject", sc.code.Subject, "visit", visitID(j.visit))
 		}
 	}
-	if visit == nil { // a refused scan that joined no visit
-		n.m.arrival(a.Channel, recognised, false, shown.Sub(start), committed.Sub(start))
+	if j.visit == nil { // a refused scan that joined no visit
+		n.m.arrival(a.Channel, j.recognised, false, j.shown.Sub(j.start), committed.Sub(j.start))
 		return nil, nil
 	}
+	visit := j.visit
 	n.devices[a.Device] = a.Channel
-	n.m.arrival(a.Channel, recognised, opened, shown.Sub(start), committed.Sub(start))
+	n.m.arrival(a.Channel, j.recognised, j.opened, j.shown.Sub(j.start), committed.Sub(j.start))
 	n.log.Debug("arrival", "event", a.EventID, "device", a.Device, "channel", a.Channel,
-		"visit", visit.ID, "recognised", recognised, "seq", seq)
-	var res *wheel.Result
-	if w != nil {
-		// After the commit: the arrival is on disk whichever way the spin
-		// goes. A failed spin leaves the arrival unacknowledged; its
-		// redelivery is a duplicate, and respin decides the spin then.
-		r, err := w.Spin(ctx, spinRequest(a, customer, visit, now))
-		if err != nil {
-			if errors.Is(err, wheel.ErrInvalid) {
-				// A spin the wheel can never accept: refused and
-				// acknowledged, or the broker would redeliver it forever.
-				n.log.Error("wheel spin refused", "event", a.EventID, "device", a.Device, "visit", visit.ID, "err", err)
-				return nil, refuseSpin(err)
-			}
-			n.log.Error("wheel spin not recorded; the arrival stays unacknowledged", "event", a.EventID,
-				"device", a.Device, "visit", visit.ID, "err", err)
-			return nil, err
-		}
-		res = &r
-		n.log.Info("wheel spin", "event", a.EventID, "device", a.Device, "visit", visit.ID, "seq", r.Seq,
-			"prize", r.Prize, "reason", r.Reason, "duplicate", r.Duplicate)
+		"visit", visit.ID, "recognised", j.recognised, "seq", j.seq)
+	if j.w == nil {
+		return nil, nil
 	}
-	return res, nil
+	// After the commit: the arrival is on disk whichever way the spin goes.
+	// A failed spin leaves the arrival unacknowledged; its redelivery is a
+	// duplicate, and respin decides the spin then.
+	r, err := j.w.Spin(ctx, spinRequest(a, j.customer, visit, now))
+	if err != nil {
+		if errors.Is(err, wheel.ErrInvalid) {
+			// A spin the wheel can never accept: refused and acknowledged,
+			// or the broker would redeliver it forever.
+			n.log.Error("wheel spin refused", "event", a.EventID, "device", a.Device, "visit", visit.ID, "err", err)
+			return nil, refuseSpin(err)
+		}
+		n.log.Error("wheel spin not recorded; the arrival stays unacknowledged", "event", a.EventID,
+			"device", a.Device, "visit", visit.ID, "err", err)
+		return nil, err
+	}
+	n.log.Info("wheel spin", "event", a.EventID, "device", a.Device, "visit", visit.ID, "seq", r.Seq,
+		"prize", r.Prize, "reason", r.Reason, "duplicate", r.Duplicate)
+	return &r, nil
 }
 
 // showEarly gives an arrival's events to the PADs before its commit and
-// returns the newest seq given, 0 when none was (no PADs, no events, or
-// more than maxEarly: those wait for the commit). Called last in the
-// arrival's transaction function, under mu.
-func (n *Node) showEarly(evs []huiyan.FeedEvent) uint64 {
+// reports whether it did: not when there are no PADs. Under mu, in the
+// arrival's transaction.
+func (n *Node) showEarly(evs []huiyan.FeedEvent) bool {
 	b := n.pads.Load()
-	if b == nil || b.p == nil || len(evs) == 0 || len(evs) > maxEarly {
-		return 0
+	if b == nil || b.p == nil {
+		return false
 	}
 	for _, e := range evs {
 		b.p.Publish(e)
 	}
-	return evs[len(evs)-1].Seq
+	return true
 }
 
 // retract handles an arrival whose events the PADs saw but whose commit

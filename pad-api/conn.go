@@ -83,8 +83,12 @@ type conn struct {
 	mu      sync.Mutex
 	holding bool
 	pending []pendingMsg
-	synced  uint64
-	closing bool // a close is queued or under way: nothing more is queued
+	// inflight are the server's events in flight when the connection
+	// started holding (Server.Publish): what it reads from the backend is
+	// followed by those newer than it (queueInFlight).
+	inflight []huiyan.FeedEvent
+	synced   uint64
+	closing  bool // a close is queued or under way: nothing more is queued
 }
 
 func newConn(s *Server, ws *websocket.Conn, sess Session, remote string) *conn {
@@ -358,12 +362,46 @@ func (c *conn) sendError(code, message, request, visit string) {
 	_ = c.sendMsg(ErrorMsg{Type: TypeError, Code: code, Message: message, Request: request, Visit: visit})
 }
 
-// hold parks published events until release.
+// hold parks published events until release, and notes the events in
+// flight at this moment (atomically with Publish).
 func (c *conn) hold() {
+	c.s.pubMu.Lock()
+	defer c.s.pubMu.Unlock()
 	c.mu.Lock()
 	c.holding = true
 	c.pending = nil
+	c.inflight = c.s.inFlightLocked()
 	c.mu.Unlock()
+}
+
+// queueInFlight follows what the connection read from the backend, up to
+// seq read, with the events in flight when it started holding that are
+// newer: published before the connection held, committed after the read
+// (or not yet). synced moves past them, so release skips them in pending.
+func (c *conn) queueInFlight(read uint64) error {
+	c.mu.Lock()
+	evs := c.inflight
+	c.inflight = nil
+	c.mu.Unlock()
+	synced := read
+	for _, e := range evs {
+		if e.Seq <= synced {
+			continue
+		}
+		synced = e.Seq
+		if !e.Audience.Includes(&c.sess.Staff) {
+			continue
+		}
+		data, err := encodeEvent(e, yours(e.Profile, c.sess.Staff.ID))
+		if err != nil {
+			return err
+		}
+		if !c.enqueue(frame{data: data}) {
+			return errClosed
+		}
+	}
+	c.setSynced(synced)
+	return nil
 }
 
 func (c *conn) setSynced(seq uint64) {
@@ -421,6 +459,9 @@ func (c *conn) hello() error {
 		return err
 	}
 	c.setSynced(newest)
+	if err := c.queueInFlight(newest); err != nil {
+		return err
+	}
 	c.release()
 	return nil
 }
@@ -592,7 +633,7 @@ func (c *conn) replay(after uint64) error {
 		}
 		c.setSynced(cursor)
 		if len(events) < limit {
-			return nil
+			return c.queueInFlight(cursor)
 		}
 		if cursor == start {
 			return fmt.Errorf("feed after %d: a full page without a newer seq", start)
@@ -611,5 +652,5 @@ func (c *conn) sendState() error {
 		return err
 	}
 	c.setSynced(newest)
-	return nil
+	return c.queueInFlight(newest)
 }

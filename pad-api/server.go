@@ -144,7 +144,17 @@ type Server struct {
 	conns  map[*conn]struct{}
 	closed bool
 	wg     sync.WaitGroup // one per connection
+
+	// pubMu is held by Publish, Committed and Retract, and by a connection
+	// taking a copy of inflight: the events published and not yet known
+	// to be committed, in seq order (see Publish).
+	pubMu    sync.Mutex
+	inflight []huiyan.FeedEvent
 }
+
+// MaxInFlight bounds the events a backend may publish before their commit
+// (Publish): the node shows at most 256 of one transaction early.
+const MaxInFlight = 1024
 
 type metrics struct {
 	conns         prometheus.Gauge
@@ -218,11 +228,28 @@ func (s *Server) Connections() int {
 //
 // Call Publish once per event, in seq order (from under the lock that
 // serialises feed appends), after the event is committed or, for an
-// arrival, when only its commit is left; if that commit then fails, call
-// Retract. An event published out of order still reaches live connections,
-// but a PAD that drops between the two may resume after the later one and
-// miss the earlier one.
+// arrival, when only its commit is left; then call Committed once it is
+// committed, or Retract if that commit failed. An event published out of
+// order still reaches live connections, but a PAD that drops between the
+// two may resume after the later one and miss the earlier one.
+//
+// In flight. An event published before its commit is not yet in what the
+// backend reads (Newest, FeedAfter, State). So the server keeps it until
+// Committed, and a connection that reads the backend (hello, a replay, a
+// state) follows what it read with the in-flight events newer than it, as
+// they were when the connection started holding: an event published just
+// before a PAD connected or resumed is neither lost nor undone by the
+// state.
 func (s *Server) Publish(e huiyan.FeedEvent) {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	if len(s.inflight) >= MaxInFlight {
+		// The backend broke the contract; the oldest is surely committed
+		// by now or was lost with a crash.
+		s.log.Error("pad publish: too many events in flight, dropping the oldest", "seq", s.inflight[0].Seq)
+		s.inflight = slices.Delete(s.inflight, 0, 1)
+	}
+	s.inflight = append(s.inflight, e)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
@@ -251,6 +278,26 @@ func (s *Server) Publish(e huiyan.FeedEvent) {
 	}
 }
 
+// Committed says that every event up to seq through is committed: the
+// backend has it.
+func (s *Server) Committed(through uint64) {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	i := 0
+	for i < len(s.inflight) && s.inflight[i].Seq <= through {
+		i++
+	}
+	s.inflight = slices.Delete(s.inflight, 0, i)
+}
+
+// inFlight returns a copy of the events in flight. Called with pubMu held.
+func (s *Server) inFlightLocked() []huiyan.FeedEvent {
+	if len(s.inflight) == 0 {
+		return nil
+	}
+	return slices.Clone(s.inflight)
+}
+
 // Retract tells every PAD to drop the events it was published since its
 // last durable seq: the backend gave the server an arrival before its
 // commit, and the commit failed. Each connection is closed with
@@ -259,6 +306,9 @@ func (s *Server) Publish(e huiyan.FeedEvent) {
 // conn.replay), which no longer holds what did not commit. It never
 // blocks.
 func (s *Server) Retract(reason string) {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	s.inflight = nil
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	n := 0
@@ -314,11 +364,14 @@ func (s *Server) Close() error {
 // register adds a connection, in the holding state (see conn), so that no
 // event published from now on is missed. It returns false after Shutdown.
 func (s *Server) register(c *conn) bool {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return false
 	}
+	c.inflight = s.inFlightLocked()
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
 	s.m.conns.Inc()
