@@ -93,7 +93,7 @@ bench: build
 	step -bench 'EncodeArrival' -benchmem ./pad-api/; \
 	step -bench 'UpdateArrival' -benchmem -benchtime 2000x ./edge/bolt/; \
 	step -bench 'Resolve' -benchmem -benchtime 100000x ./edge/bolt/; \
-	step -bench 'ArrivalRate|FanOut' -benchtime 1x ./edge/cmd/huiyan-edge/; \
+	step -bench 'ArrivalRate|FanOut|WheelResult' -benchtime 1x ./edge/cmd/huiyan-edge/; \
 	BENCH_EDGE_BIN=$(CURDIR)/bin/huiyan-edge step -bench 'Footprint' -benchtime 1x ./edge/cmd/huiyan-edge/; \
 	step -bench 'HubSync|EventIngest' -benchtime 1x ./hub/cmd/huiyan-hub/; \
 	echo "== CPU profile of the edge at 1,000 arrivals/s"; \

@@ -103,6 +103,42 @@ func TestRender(t *testing.T) {
 			t.Error("the report does not say what is missing")
 		}
 	})
+	t.Run("WheelResult", func(t *testing.T) {
+		// The sample predates BenchmarkWheelResult: without it the section
+		// says so and the report stays complete; with it (a line captured
+		// from a real run) the figures are in the table.
+		in := mustSample(t)
+		var buf bytes.Buffer
+		if missing := Render(&buf, in); len(missing) > 0 || !strings.Contains(buf.String(), "**Not measured:** `BenchmarkWheelResult`") {
+			t.Fatalf("without the benchmark: missing %q, report lacks the note", missing)
+		}
+		line := "pkg: huiyan/edge/cmd/huiyan-edge\n" +
+			"BenchmarkWheelResult-2 \t 1\t10075311971 ns/op\t 111.3 pad-max-ms\t 1.719 pad-p50-ms\t 2.816 pad-p90-ms\t 22.64 pad-p99-ms\t 20.00 pads\t" +
+			" 3.200 ratio-p99\t 160.3 result-max-ms\t 3.917 result-p50-ms\t 8.252 result-p90-ms\t 72.47 result-p99-ms\t 200.0 spins\n"
+		rs, err := ParseBench(strings.NewReader(line))
+		if err != nil || len(rs) != 1 {
+			t.Fatalf("parse: %v, %d results", err, len(rs))
+		}
+		in.Results = append(slices.Clone(in.Results), rs...)
+		buf.Reset()
+		if missing := Render(&buf, in); len(missing) > 0 {
+			t.Fatalf("missing %q", missing)
+		}
+		for _, want := range []string{
+			"| result on the wheel | " + ms(3.917) + " | " + ms(8.252) + " | " + ms(72.47) + " | " + ms(160.3) + " |",
+			"| card on the PAD | " + ms(1.719) + " | " + ms(2.816) + " | " + ms(22.64) + " | " + ms(111.3) + " |",
+			"Result p99 ÷ PAD p99: " + ratio(3.2) + ".", "For each of 200 spins",
+		} {
+			if !strings.Contains(buf.String(), want) {
+				t.Errorf("report lacks %q", want)
+			}
+		}
+		// A line without some of its figures is incomplete, like the others.
+		in.Results[len(in.Results)-1].Metrics = map[string]float64{"spins": 200}
+		if missing := Render(&bytes.Buffer{}, in); !slices.Contains(missing, "BenchmarkWheelResult result-p99-ms") {
+			t.Fatalf("missing = %q, want the result p99", missing)
+		}
+	})
 	t.Run("ErrFullSizesMissing", func(t *testing.T) {
 		in := mustSample(t)
 		in.Quick = false // a quick run's output taken for a full one
