@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +19,7 @@ import (
 	"huiyan"
 	"huiyan/edge"
 	"huiyan/edge/bolt"
+	"huiyan/edge/wheel"
 	pad "huiyan/pad-api"
 )
 
@@ -442,4 +445,72 @@ func (p *padRecorder) take() []huiyan.FeedEvent {
 	out := p.evs
 	p.evs = nil
 	return out
+}
+
+// TestNode_SpinDuringCommit: a wheel arrival's spin is decided while the
+// arrival's own transaction commits (the two fsyncs overlap), its result
+// is sent only after both; if the arrival's commit then fails, nothing is
+// sent, and the device's redelivery gets the result decided the first
+// time, with no second draw.
+func TestNode_SpinDuringCommit(t *testing.T) {
+	ctx := t.Context()
+	ts, err := wheel.Parse(strings.NewReader("campaign,c1\nstarts,2026-11-01\nends,2026-12-31\nspins_per_day,5\nunknown_customers,allow\n" +
+		wheel.Header + "\nB001,cup,保温杯,Thermos cup,500000,100,,\nB001,,谢谢参与,Thanks for playing,rest,,,\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := wheel.Open(filepath.Join(t.TempDir(), "wheel.db"), ts["B001"], wheel.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	store := &gatedStore{DB: mustFixtureDB(t)}
+	n, _, _ := mustNodeOn(t, store, func(c *edge.Config) { c.Wheel = w })
+	out := &sink{}
+	n.SetWheelResults(out)
+
+	a := spinOf("wh-01", id(huiyan.IdentMBank, tok(2)))
+	var decided wheel.Result
+	store.setHook(func() error {
+		// The arrival is written and not committed: the spin is under way
+		// and lands in wheel.db without waiting for this commit.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			r, err := w.Lookup(ctx, a.Device, a.Spin)
+			if err == nil {
+				decided = r
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("the spin was not decided while the arrival's commit waited: %w", err)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if got := out.take(); len(got) != 0 {
+			return fmt.Errorf("result %+v sent before the arrival's commit", got)
+		}
+		return errors.New("write /data/edge.db: input/output error")
+	})
+	if err := n.HandleArrival(ctx, a); err == nil || !strings.Contains(err.Error(), "input/output") {
+		t.Fatalf("HandleArrival with a failed commit: %v, want the commit's error", err)
+	}
+	store.setHook(nil)
+	if decided.Seq == 0 {
+		t.Fatal("the spin was not decided during the commit")
+	}
+	if got := out.take(); len(got) != 0 {
+		t.Fatalf("results %+v sent for an arrival that did not commit, want none", got)
+	}
+	// The device resends: the arrival is recorded now, and the wheel gets
+	// the result decided the first time.
+	if err := n.HandleArrival(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	got := out.take()
+	if len(got) != 1 || got[0].Spin != a.Spin || got[0].Prize != decided.Prize || got[0].Reason != decided.Reason {
+		t.Fatalf("redelivery sent %+v, want the first decision (prize %q, reason %q)", got, decided.Prize, decided.Reason)
+	}
+	if again, err := w.Lookup(ctx, a.Device, a.Spin); err != nil || again.Seq != decided.Seq {
+		t.Fatalf("audit record %d after the redelivery (%v), want still %d: no second draw", again.Seq, err, decided.Seq)
+	}
 }

@@ -301,10 +301,11 @@ type arrivalJob struct {
 	visit      *huiyan.Visit // nil for a refused scan that joined no visit
 	seq        uint64
 	sc         scan
-	customer   string    // the spinner, "" for a new face
-	refused    error     // the arrival's own refusal (a duplicate): it wrote nothing
-	early      bool      // its events went to the PADs before the commit
-	shown      time.Time // when the PADs were given its events
+	customer   string             // the spinner, "" for a new face
+	refused    error              // the arrival's own refusal (a duplicate): it wrote nothing
+	early      bool               // its events went to the PADs before the commit
+	shown      time.Time          // when the PADs were given its events
+	spin       <-chan spinOutcome // the wheel's decision, under way (startSpin)
 
 	res  *wheel.Result
 	err  error
@@ -396,6 +397,9 @@ func (n *Node) recordBatch(ctx context.Context, batch []*arrivalJob) {
 			} else {
 				budget = -1
 			}
+			if j.w != nil && j.visit != nil {
+				j.spin = startSpin(ctx, j.w, spinRequest(j.a, j.customer, j.visit, now))
+			}
 		}
 		if recorded == 0 {
 			return errNothingToCommit // only duplicates: no fsync for nothing
@@ -438,7 +442,7 @@ func (n *Node) recordBatch(ctx context.Context, batch []*arrivalJob) {
 func (n *Node) recordOne(tx Tx, j *arrivalJob, now time.Time) error {
 	a := j.a
 	j.evs, j.recognised, j.opened, j.visit, j.seq = j.evs[:0], false, false, nil, 0
-	j.sc, j.customer, j.refused, j.early = scan{present: true}, "", nil, false
+	j.sc, j.customer, j.refused, j.early, j.spin = scan{present: true}, "", nil, false, nil
 	if _, err := tx.EventSeen(a.Device, a.EventID); err == nil {
 		return huiyan.Errorf(firmware.EDuplicate, "arrival %s was already received", a.EventID)
 	} else if !errors.Is(err, ErrNotFound) {
@@ -530,6 +534,28 @@ func (n *Node) recordOne(tx Tx, j *arrivalJob, now time.Time) error {
 	return tx.MarkEventSeen(a.Device, a.EventID, v.ID, now)
 }
 
+type spinOutcome struct {
+	r   wheel.Result
+	err error
+}
+
+// startSpin has the wheel decide a spin while the arrival's own
+// transaction commits, so that the spin's commit (wheel.db) and the
+// arrival's (edge.db) overlap instead of following each other: the result
+// waits for the slower of the two fsyncs, not for both. Deciding before
+// the arrival is durable is safe: if the arrival's commit fails, the
+// device resends it, and Spin, idempotent by device and spin, answers the
+// redelivery with the result decided here; the result itself is sent
+// only after both commits.
+func startSpin(ctx context.Context, w Wheel, req wheel.SpinRequest) <-chan spinOutcome {
+	ch := make(chan spinOutcome, 1)
+	go func() {
+		r, err := w.Spin(ctx, req)
+		ch <- spinOutcome{r, err}
+	}()
+	return ch
+}
+
 // finishArrival does what follows an arrival's commit: the publishers,
 // metrics and log, and the spin of a wheel arrival. Under mu.
 func (n *Node) finishArrival(ctx context.Context, j *arrivalJob, now, committed time.Time) (*wheel.Result, error) {
@@ -574,10 +600,17 @@ func (n *Node) finishArrival(ctx context.Context, j *arrivalJob, now, committed 
 	if j.w == nil {
 		return nil, nil
 	}
-	// After the commit: the arrival is on disk whichever way the spin goes.
-	// A failed spin leaves the arrival unacknowledged; its redelivery is a
-	// duplicate, and respin decides the spin then.
-	r, err := j.w.Spin(ctx, spinRequest(a, j.customer, visit, now))
+	// The arrival is on disk whichever way the spin went. A failed spin
+	// leaves the arrival unacknowledged; its redelivery is a duplicate, and
+	// respin decides the spin then.
+	var r wheel.Result
+	var err error
+	if j.spin != nil {
+		o := <-j.spin
+		r, err = o.r, o.err
+	} else {
+		r, err = j.w.Spin(ctx, spinRequest(a, j.customer, visit, now))
+	}
 	if err != nil {
 		if errors.Is(err, wheel.ErrInvalid) {
 			// A spin the wheel can never accept: refused and acknowledged,
