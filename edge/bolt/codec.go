@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -628,6 +630,10 @@ func (r *reader) strings() []string {
 	return ss
 }
 
+// timePrefix is enough bytes for a version byte and a time: its flags,
+// seconds (at most 10 bytes), nanoseconds (5) and zone offset (3).
+const timePrefix = 1 + 1 + binary.MaxVarintLen64 + 5 + 3
+
 // maxZoneOffset bounds a stored zone offset; real ones are within ±15h.
 const maxZoneOffset = 24 * 60 * 60
 
@@ -684,31 +690,6 @@ func fixedZone(off int) *time.Location {
 	return loc
 }
 
-func (r *reader) token() string {
-	switch r.byte1() {
-	case 0:
-		return r.str()
-	case 1:
-		if r.err != nil {
-			return ""
-		}
-		if len(r.s) < 32 {
-			r.fail("truncated token")
-			return ""
-		}
-		var out [64]byte
-		for i := range 32 {
-			c := r.s[i]
-			out[2*i] = hexDigits[c>>4]
-			out[2*i+1] = hexDigits[c&0x0f]
-		}
-		r.s = r.s[32:]
-		return string(out[:])
-	}
-	r.fail("bad token flag")
-	return ""
-}
-
 func (r *reader) maturities() []huiyan.Maturity {
 	n := r.count()
 	if n == 0 {
@@ -722,15 +703,44 @@ func (r *reader) maturities() []huiyan.Maturity {
 	return ms
 }
 
-func (r *reader) customer(c *huiyan.Customer) {
+// customerMem is the memory of one decoded customer: the struct and room
+// for the slices of a usual one, so that decoding a customer makes three
+// allocations (this, the record's text, the text of its tokens) instead
+// of one per slice and token; a longer slice gets its own. An arrival
+// decodes a customer on every lookup (BenchmarkResolve).
+type customerMem struct {
+	c          huiyan.Customer
+	tags       [16]int
+	tokens     [4]huiyan.Ident
+	branches   [2]string
+	maturities [2]huiyan.Maturity
+}
+
+// within returns the first n elements of room, capped so that an append
+// by the caller cannot reach past them, or a new slice when room is too
+// short.
+func within[T any](room []T, n int) []T {
+	if n <= len(room) {
+		return room[:n:n]
+	}
+	return make([]T, n)
+}
+
+func (r *reader) customer(m *customerMem) {
+	c := &m.c
 	c.ID = r.str()
 	c.DisplayName = r.str()
 	c.Tier = huiyan.Tier(r.enum(tierEnum))
 	c.HomeBranch = r.str()
-	c.Branches = r.strings()
+	if n := r.count(); n > 0 {
+		c.Branches = within(m.branches[:], n)
+		for i := range c.Branches {
+			c.Branches[i] = r.str()
+		}
+	}
 	c.Manager = r.str()
 	if n := r.count(); n > 0 {
-		c.Tags = make([]int, n)
+		c.Tags = within(m.tags[:], n)
 		prev := int64(0)
 		for i := range c.Tags {
 			prev += r.varint()
@@ -746,26 +756,89 @@ func (r *reader) customer(c *huiyan.Customer) {
 	c.AUMBand = r.str()
 	c.Lifecycle = huiyan.Lifecycle(r.enum(lifecycleEnum))
 	c.OptOut = r.bool()
-	c.Maturities = r.maturities()
 	if n := r.count(); n > 0 {
-		c.Tokens = make([]huiyan.Ident, n)
-		for i := range c.Tokens {
-			c.Tokens[i].Kind = huiyan.IdentKind(r.enum(identKindEnum))
-			c.Tokens[i].KeyID = r.str()
-			c.Tokens[i].Token = r.token()
+		c.Maturities = within(m.maturities[:], n)
+		for i := range c.Maturities {
+			c.Maturities[i].Product = r.str()
+			c.Maturities[i].Date = r.time()
 		}
+	}
+	if n := r.count(); n > 0 {
+		c.Tokens = within(m.tokens[:], n)
+		r.tokens(c.Tokens)
+	}
+}
+
+// tokens reads the idents of a customer. The hex of every token stored as
+// raw bytes is made in one string, which the tokens are slices of; a raw
+// token's Token holds its 32 raw bytes (a slice of the record's text)
+// until then, bit i of raw marking ident i. Idents beyond the 64th (none
+// in practice) get a string each.
+func (r *reader) tokens(ids []huiyan.Ident) {
+	var raw uint64
+	for i := range ids {
+		ids[i].Kind = huiyan.IdentKind(r.enum(identKindEnum))
+		ids[i].KeyID = r.str()
+		switch flag := r.byte1(); {
+		case r.err != nil:
+			return
+		case flag == 0:
+			ids[i].Token = r.str()
+		case flag != 1:
+			r.fail("bad token flag")
+			return
+		case len(r.s) < 32:
+			r.fail("truncated token")
+			return
+		case i < 64:
+			ids[i].Token = r.s[:32]
+			r.s = r.s[32:]
+			raw |= 1 << i
+		default:
+			var out [64]byte
+			tokenHex(&out, r.s[:32])
+			ids[i].Token = string(out[:])
+			r.s = r.s[32:]
+		}
+	}
+	if raw == 0 {
+		return
+	}
+	var sb strings.Builder
+	sb.Grow(64 * bits.OnesCount64(raw))
+	for i := range min(len(ids), 64) {
+		if raw&(1<<i) != 0 {
+			var out [64]byte
+			tokenHex(&out, ids[i].Token)
+			sb.Write(out[:])
+		}
+	}
+	all := sb.String()
+	for i := range min(len(ids), 64) {
+		if raw&(1<<i) != 0 {
+			ids[i].Token, all = all[:64], all[64:]
+		}
+	}
+}
+
+// tokenHex writes the lower-case hex of a raw token's 32 bytes.
+func tokenHex(out *[64]byte, raw string) {
+	for i := range 32 {
+		c := raw[i]
+		out[2*i] = hexDigits[c>>4]
+		out[2*i+1] = hexDigits[c&0x0f]
 	}
 }
 
 func decodeCustomer(b []byte) (*huiyan.Customer, error) {
 	r := newReader(b)
 	r.version(customerV1)
-	c := new(huiyan.Customer)
-	r.customer(c)
+	m := new(customerMem)
+	r.customer(m)
 	if err := r.end("customer"); err != nil {
 		return nil, err
 	}
-	return c, nil
+	return &m.c, nil
 }
 
 func decodeStaff(b []byte) (*huiyan.Staff, error) {
@@ -820,6 +893,23 @@ func (r *reader) visit(withRefused bool) *huiyan.Visit {
 	v.ConvertedAt = r.time()
 	v.AttributedTo = r.str()
 	return v
+}
+
+// visitSubject reads only the subject of a stored visit, the first field
+// of every visit layout: PutVisit needs no more of the record it replaces,
+// so it neither copies nor decodes the rest.
+func visitSubject(b []byte) (string, error) {
+	if len(b) == 0 {
+		return "", fmt.Errorf("decode visit: empty: %w", ErrCorrupt)
+	}
+	if b[0] != visitV1 && b[0] != visitV2 {
+		return "", fmt.Errorf("decode visit: version %d: %w", b[0], ErrRecordVersion)
+	}
+	n, size := binary.Uvarint(b[1:])
+	if size <= 0 || n > uint64(len(b)-1-size) {
+		return "", fmt.Errorf("decode visit: bad subject: %w", ErrCorrupt)
+	}
+	return string(b[1+size : 1+size+int(n)]), nil
 }
 
 func decodeVisit(b []byte) (v *huiyan.Visit, subject string, err error) {

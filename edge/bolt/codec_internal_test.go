@@ -3,6 +3,7 @@ package bolt
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -144,7 +145,82 @@ func TestCustomerRoundTrip(t *testing.T) {
 		{"UnknownEnums", &huiyan.Customer{ID: "c", Tier: "titanium", MBankStatus: "frozen", Risk: "R9", Lifecycle: "reborn"}},
 		{"Unicode", &huiyan.Customer{ID: "客户-1", DisplayName: "王*", HomeBranch: "分行", Branches: []string{"", "支行🏦"}}},
 		{"BinaryText", &huiyan.Customer{ID: "\x00\xff", DisplayName: "\xc3\x28"}},
+		{"LongerThanItsMemory", longCustomer(20)},
+		{"MoreThan64Tokens", longCustomer(70)},
 	}, func(c *huiyan.Customer) []byte { return appendCustomer(nil, c) }, decodeCustomer)
+}
+
+// longCustomer has more of every slice than customerMem has room for, and
+// nTokens tokens, every third of them text rather than canonical hex.
+func longCustomer(nTokens int) *huiyan.Customer {
+	c := fullCustomer()
+	c.Branches = []string{"310102", "310103", "310104", "310105"}
+	c.Tags = nil
+	for i := range 40 {
+		c.Tags = append(c.Tags, 1+3*i)
+	}
+	c.Maturities = append(c.Maturities, huiyan.Maturity{Product: "CD-5Y", Date: time.Date(2031, 2, 3, 0, 0, 0, 0, shanghai)})
+	c.Tokens = nil
+	for i := range nTokens {
+		tok := fmt.Sprintf("%064x", i*7919+1)
+		if i%3 == 2 {
+			tok = strings.ToUpper(tok)
+		}
+		c.Tokens = append(c.Tokens, huiyan.Ident{Kind: huiyan.IdentPhone, KeyID: "k1", Token: tok})
+	}
+	return c
+}
+
+// TestDecodeCustomerSlicesCapped checks that the slices of a decoded
+// customer, which live in one allocation with room to spare, have no
+// capacity beyond their length, as slices made to measure have: two
+// appends to the same slice never share memory.
+func TestDecodeCustomerSlicesCapped(t *testing.T) {
+	c, err := decodeCustomer(appendCustomer(nil, fullCustomer()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, lc := range map[string][2]int{
+		"Branches":   {len(c.Branches), cap(c.Branches)},
+		"Tags":       {len(c.Tags), cap(c.Tags)},
+		"Maturities": {len(c.Maturities), cap(c.Maturities)},
+		"Tokens":     {len(c.Tokens), cap(c.Tokens)},
+	} {
+		if lc[0] == 0 || lc[0] != lc[1] {
+			t.Errorf("%s: len %d, cap %d; want equal and non-zero", name, lc[0], lc[1])
+		}
+	}
+	a, b := append(c.Tags, 1), append(c.Tags, 2)
+	if a[len(a)-1] != 1 || b[len(b)-1] != 2 {
+		t.Errorf("appends share memory: %v, %v", a, b)
+	}
+}
+
+// TestDecodeCustomerAllocs holds the decoder to its three allocations for
+// a customer whose slices fit customerMem (the struct with its slices, the
+// record's text, the hex of its tokens): every lookup by token pays them.
+func TestDecodeCustomerAllocs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		c    *huiyan.Customer
+		max  float64
+	}{
+		{"Full", fullCustomer(), 3},
+		{"NoRawTokens", &huiyan.Customer{ID: "c", Tokens: []huiyan.Ident{{Kind: huiyan.IdentPhone, Token: "short"}}}, 2},
+		{"NoSlices", &huiyan.Customer{ID: "c"}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := appendCustomer(nil, tc.c)
+			got := testing.AllocsPerRun(100, func() {
+				if _, err := decodeCustomer(b); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if got > tc.max {
+				t.Errorf("%v allocations per decode, want at most %v", got, tc.max)
+			}
+		})
+	}
 }
 
 func TestStaffRoundTrip(t *testing.T) {
@@ -364,6 +440,57 @@ func TestToken(t *testing.T) {
 	}
 	if n := len(appendToken(nil, tok1)); n != 33 {
 		t.Errorf("canonical token takes %d bytes, want 33", n)
+	}
+}
+
+// TestTimePrefix: the longest time the encoding writes, after a version
+// byte, fits in timePrefix, the head outboxAt copies.
+func TestTimePrefix(t *testing.T) {
+	for _, tm := range []time.Time{
+		{},
+		t0,
+		time.Unix(-1<<62, 999_999_999).In(time.FixedZone("", -(maxZoneOffset - 1))),
+		time.Unix(1<<62, 999_999_999).In(time.FixedZone("", maxZoneOffset-1)),
+	} {
+		if n := 1 + len(appendTime(nil, tm)); n > timePrefix {
+			t.Errorf("%v: version and time take %d bytes, timePrefix is %d", tm, n, timePrefix)
+		}
+	}
+}
+
+// TestVisitSubject reads the subject of stored visits of both layouts as
+// decodeVisit does, and refuses what decodeVisit refuses at the subject.
+func TestVisitSubject(t *testing.T) {
+	v2 := appendVisit(nil, fullVisit(), "face:abc")
+	v1 := appendVisitBodyV1(appendString([]byte{visitV1}, "C0000000001"), fullVisit())
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		want string
+		err  error
+	}{
+		{"V2", v2, "face:abc", nil},
+		{"V1", v1, "C0000000001", nil},
+		{"Closed", appendVisit(nil, fullVisit(), ""), "", nil},
+		{"Empty", nil, "", ErrCorrupt},
+		{"UnknownVersion", append([]byte{0x7f}, v2[1:]...), "", ErrRecordVersion},
+		{"TruncatedLength", []byte{visitV2, 0x80}, "", ErrCorrupt},
+		{"LongerThanRecord", []byte{visitV2, 9, 'a', 'b'}, "", ErrCorrupt},
+		{"HugeLength", []byte{visitV2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, "", ErrCorrupt},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := visitSubject(tc.b)
+			if tc.err != nil {
+				if !errors.Is(err, tc.err) {
+					t.Fatalf("err=%v, want %v", err, tc.err)
+				}
+				return
+			}
+			_, want, derr := decodeVisit(tc.b)
+			if err != nil || derr != nil || got != tc.want || got != want {
+				t.Errorf("subject=%q, %v; want %q (decodeVisit: %q, %v)", got, err, tc.want, want, derr)
+			}
+		})
 	}
 }
 

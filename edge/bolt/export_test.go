@@ -87,3 +87,19 @@ func SetSchemaVersion(btx *bbolt.Tx, v uint64) error {
 
 // FeedRecordSize is the encoded size of a feed event.
 func FeedRecordSize(e *huiyan.FeedEvent) int { return len(appendFeed(nil, e)) }
+
+// WarmGeneration is warmGeneration of the active generation, or of the
+// generation before it when previous is set.
+func (db *DB) WarmGeneration(ctx context.Context, previous bool) (int, error) {
+	var gen uint64
+	if err := db.bolt.View(func(btx *bbolt.Tx) error {
+		gen, _ = getUvarint(btx.Bucket(bucketMeta), keyGen)
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	if previous {
+		gen--
+	}
+	return db.warmGeneration(ctx, gen)
+}

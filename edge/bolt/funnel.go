@@ -66,9 +66,10 @@ func (t *tx) PutFunnelVisit(v *funnel.Visit) error {
 		return nil
 	}
 	facts, days := t.bucket(bucketFunnel), t.bucket(bucketFunnelDays)
-	id := []byte(v.ID)
-	key := funnelDayKey(funnel.Day(v.OpenedAt, nil), v.ID)
-	if raw := facts.Get(id); raw != nil {
+	id := t.keep(append(t.room(), v.ID...))
+	key := t.keep(append(append(t.room(), funnel.Day(v.OpenedAt, nil)...), v.ID...))
+	raw := facts.Get(id)
+	if raw != nil {
 		// The opening never changes once folded in, but an index entry
 		// under another day must not survive whatever happened.
 		if old, err := decodeFunnel(raw); err == nil && !old.OpenedAt.IsZero() {
@@ -79,11 +80,17 @@ func (t *tx) PutFunnelVisit(v *funnel.Visit) error {
 			}
 		}
 	}
-	if err := facts.Put(id, appendFunnel(nil, v)); err != nil {
-		return fmt.Errorf("put funnel visit %s: %w", v.ID, err)
+	// What is already stored is not put again (PutVisit says why): the
+	// day entry is written once per visit, not at every change.
+	if rec := t.keep(appendFunnel(t.room(), v)); !bytes.Equal(rec, raw) {
+		if err := facts.Put(id, rec); err != nil {
+			return fmt.Errorf("put funnel visit %s: %w", v.ID, err)
+		}
 	}
-	if err := days.Put(key, nil); err != nil {
-		return fmt.Errorf("put funnel visit %s: day index: %w", v.ID, err)
+	if k, _ := days.Cursor().Seek(key); !bytes.Equal(k, key) {
+		if err := days.Put(key, nil); err != nil {
+			return fmt.Errorf("put funnel visit %s: day index: %w", v.ID, err)
+		}
 	}
 	return nil
 }

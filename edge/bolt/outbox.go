@@ -50,7 +50,8 @@ func (t *tx) AppendOutbox(e hub.EventWire) error {
 		return fmt.Errorf("append outbox: %w", err)
 	}
 	b.FillPercent = feedFillPercent
-	if err := b.Put(seqKey(seq), appendOutbox(nil, &e)); err != nil {
+	k := t.keep(binary.BigEndian.AppendUint64(t.room(), seq))
+	if err := b.Put(k, t.keep(appendOutbox(t.room(), &e))); err != nil {
 		return fmt.Errorf("append outbox %s: %w", e.ID, err)
 	}
 	if _, err := t.trimOutbox(e.At); err != nil {
@@ -73,18 +74,20 @@ func (t *tx) TrimOutbox(now time.Time) (int, error) {
 // (no age check for a zero now), and adds them to the dropped count.
 func (t *tx) trimOutbox(now time.Time) (int, error) {
 	b := t.bucket(bucketOutbox)
-	first, last, ok := outboxEnds(b)
-	if !ok {
+	// One cursor for both ends: this runs at every append.
+	c := b.Cursor()
+	kl, _ := c.Last()
+	kf, vf := c.First()
+	if len(kf) != 8 || len(kl) != 8 {
 		return 0, nil
 	}
-	depth := last - first + 1
+	depth := binary.BigEndian.Uint64(kl) - binary.BigEndian.Uint64(kf) + 1
 	var before time.Time
 	if !now.IsZero() {
 		before = now.Add(-t.db.outboxMaxAge)
 	}
 	var drop [][]byte
-	c := b.Cursor()
-	for k, v := c.First(); k != nil && len(drop) < outboxTrimMax; k, v = c.Next() {
+	for k, v := kf, vf; k != nil && len(drop) < outboxTrimMax; k, v = c.Next() {
 		if depth-uint64(len(drop)) <= uint64(t.db.outboxMaxDepth) {
 			if before.IsZero() {
 				break
@@ -227,9 +230,11 @@ func decodeOutbox(b []byte) (hub.EventWire, error) {
 	return e, nil
 }
 
-// outboxAt reads only the time of an outbox record.
+// outboxAt reads only the time of an outbox record. It copies only the
+// record's head, which holds the version and the time (timePrefix), not
+// the whole record: the limits check the oldest event at every append.
 func outboxAt(b []byte) (time.Time, error) {
-	r := newReader(b)
+	r := reader{s: string(b[:min(len(b), timePrefix)])}
 	r.versions(outboxV1, outboxV2)
 	at := r.time()
 	if r.err != nil {

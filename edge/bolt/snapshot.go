@@ -27,7 +27,9 @@ import (
 //  2. one small transaction makes N active and writes meta, dict and staff:
 //     a reader's transaction sees the old data set or the new one, each with
 //     its own meta, never a mix;
-//  3. a last transaction deletes the old generation's buckets.
+//  3. a last transaction deletes the old generation's buckets;
+//  4. read transactions pass once through the new generation, so that
+//     arrivals find its pages mapped (warmGeneration).
 //
 // If customers yields an error, ctx is cancelled or a write fails, the new
 // generation is deleted and the old data set stays active; if the process
@@ -132,6 +134,9 @@ func (db *DB) replaceSnapshot(ctx context.Context, meta edge.Meta, dict *huiyan.
 		if err := db.dropGeneration(old); err != nil {
 			return fmt.Errorf("snapshot %d applied; removing generation %d: %w", meta.SnapshotVersion, old, err)
 		}
+	}
+	if _, err := db.warmGeneration(ctx, gen); err != nil {
+		return fmt.Errorf("snapshot %d applied; %w", meta.SnapshotVersion, err)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -27,9 +28,70 @@ type tx struct {
 	names              *genNames
 	namesLoaded        bool
 	customers, aliases *bbolt.Bucket
+
+	// arena holds the keys and values this transaction put (room, keep),
+	// in chunk, the arena chunk it uses now.
+	arena []byte
+	chunk *arenaBuf
 }
 
 var _ edge.Tx = (*tx)(nil)
+
+// room returns the free end of the transaction's value arena, to append a
+// value or key to, and keep marks what was appended as used; one at a
+// time, keep before the next room. bbolt keeps the slices a Put is given
+// until the transaction ends, so a value cannot reuse a buffer; the arena
+// gives the values of one transaction a shared chunk instead of an
+// allocation per value and per doubling while it is encoded (an arrival
+// puts half a dozen values of up to a few KB).
+func (t *tx) room() []byte {
+	if cap(t.arena)-len(t.arena) < arenaMinRoom {
+		c, _ := arenas.Get().(*arenaBuf)
+		if c == nil {
+			c = new(arenaBuf)
+		}
+		t.chunk, t.arena = c, c[:0]
+	}
+	return t.arena[len(t.arena):]
+}
+
+// arenaBuf is one arena chunk.
+type arenaBuf [arenaChunk]byte
+
+// arenas holds arena chunks between write transactions, so that a busy
+// branch's arrivals reuse a few chunks instead of allocating one each.
+var arenas sync.Pool
+
+// releaseArena gives the transaction's last arena chunk back for another
+// transaction. Update calls it only after the bbolt transaction has
+// ended (committed or rolled back): until then bbolt may still read the
+// values in it. Earlier chunks of a transaction that needed more than one
+// are left to the garbage collector.
+func (t *tx) releaseArena() {
+	if t.chunk != nil {
+		arenas.Put(t.chunk)
+	}
+	t.chunk, t.arena = nil, nil
+}
+
+// keep marks v, appended to what room returned, as used and returns it.
+// A v that outgrew the room was allocated on its own and leaves the arena
+// as it was.
+func (t *tx) keep(v []byte) []byte {
+	free := t.arena[len(t.arena):cap(t.arena)]
+	if len(v) > 0 && len(free) > 0 && &v[0] == &free[0] {
+		t.arena = t.arena[:len(t.arena)+len(v)]
+	}
+	return v[:len(v):len(v)]
+}
+
+// The arena's chunk size and the least room worth appending to: an
+// arrival's values (feed event, card, visit, dedupe mark, outbox events,
+// funnel facts) fit in one chunk.
+const (
+	arenaChunk   = 8 << 10
+	arenaMinRoom = 2 << 10
+)
 
 // feedFillPercent packs the append-only feed bucket's pages: keys only grow,
 // so a split page is never written to again.
@@ -96,23 +158,33 @@ func (t *tx) Dict() (*huiyan.TagDict, error) {
 	return d, nil
 }
 
+// The not-found errors of the lookups an arrival makes, made once: an
+// unknown token (a new face) or a first arrival is the common case, and
+// their messages name nothing that varies.
+var (
+	errNoCustomerByToken = fmt.Errorf("customer by token: %w", edge.ErrNotFound)
+	errNoCustomer        = fmt.Errorf("customer: %w", edge.ErrNotFound)
+	errEventNotSeen      = fmt.Errorf("event not seen: %w", edge.ErrNotFound)
+	errNoOpenVisit       = fmt.Errorf("open visit: %w", edge.ErrNotFound)
+)
+
 // CustomerByToken returns the customer an identity token is an alias of.
 // A token that is not 64 hex characters is not found.
 func (t *tx) CustomerByToken(token string) (*huiyan.Customer, error) {
 	var key [32]byte
 	if !aliasKey(token, &key) {
-		return nil, fmt.Errorf("customer by token: %w", edge.ErrNotFound)
+		return nil, errNoCustomerByToken
 	}
 	customers, aliases, err := t.genBuckets()
 	if err != nil {
 		return nil, err
 	}
 	if aliases == nil {
-		return nil, fmt.Errorf("customer by token: %w", edge.ErrNotFound)
+		return nil, errNoCustomerByToken
 	}
 	id := aliases.Get(key[:])
 	if id == nil {
-		return nil, fmt.Errorf("customer by token: %w", edge.ErrNotFound)
+		return nil, errNoCustomerByToken
 	}
 	v := customers.Get(id)
 	if v == nil {
@@ -128,11 +200,11 @@ func (t *tx) Customer(id string) (*huiyan.Customer, error) {
 		return nil, err
 	}
 	if customers == nil || id == "" {
-		return nil, fmt.Errorf("customer: %w", edge.ErrNotFound)
+		return nil, errNoCustomer
 	}
 	v := customers.Get([]byte(id))
 	if v == nil {
-		return nil, fmt.Errorf("customer: %w", edge.ErrNotFound)
+		return nil, errNoCustomer
 	}
 	return decodeCustomer(v)
 }
@@ -163,10 +235,10 @@ func (t *tx) StaffList() ([]huiyan.Staff, error) {
 	return list, err
 }
 
-// dedupeKey is device, a 0x00 byte and the event id: MQTT strings never
-// contain U+0000, so no two pairs share a key.
-func dedupeKey(device, eventID string) []byte {
-	k := make([]byte, 0, len(device)+1+len(eventID))
+// appendDedupeKey appends the dedupe key of an arrival: device, a 0x00
+// byte and the event id. MQTT strings never contain U+0000, so no two
+// pairs share a key.
+func appendDedupeKey(k []byte, device, eventID string) []byte {
 	k = append(k, device...)
 	k = append(k, 0)
 	return append(k, eventID...)
@@ -175,9 +247,10 @@ func dedupeKey(device, eventID string) []byte {
 // EventSeen returns the visit an already committed arrival went to, and
 // ErrNotFound for an arrival not seen before.
 func (t *tx) EventSeen(device, eventID string) (string, error) {
-	v := t.bucket(bucketDedupe).Get(dedupeKey(device, eventID))
+	var buf [64]byte // Get keeps no reference to the key
+	v := t.bucket(bucketDedupe).Get(appendDedupeKey(buf[:0], device, eventID))
 	if v == nil {
-		return "", fmt.Errorf("event %s/%s: %w", device, eventID, edge.ErrNotFound)
+		return "", errEventNotSeen
 	}
 	m, err := decodeDedupe(v)
 	if err != nil {
@@ -192,8 +265,9 @@ func (t *tx) MarkEventSeen(device, eventID, visitID string, at time.Time) error 
 	if eventID == "" {
 		return errors.New("mark event seen: empty event id")
 	}
-	v := appendDedupe(nil, dedupeMark{VisitID: visitID, At: at})
-	if err := t.bucket(bucketDedupe).Put(dedupeKey(device, eventID), v); err != nil {
+	k := t.keep(appendDedupeKey(t.room(), device, eventID))
+	v := t.keep(appendDedupe(t.room(), dedupeMark{VisitID: visitID, At: at}))
+	if err := t.bucket(bucketDedupe).Put(k, v); err != nil {
 		return fmt.Errorf("mark event %s/%s seen: %w", device, eventID, err)
 	}
 	return nil
@@ -221,7 +295,7 @@ func (t *tx) OpenVisitFor(subject string) (*huiyan.Visit, error) {
 	}
 	id := t.bucket(bucketOpen).Get([]byte(subject))
 	if id == nil {
-		return nil, fmt.Errorf("open visit: %w", edge.ErrNotFound)
+		return nil, errNoOpenVisit
 	}
 	return t.indexedVisit(id)
 }
@@ -244,11 +318,12 @@ func (t *tx) PutVisit(v *huiyan.Visit, subject string) error {
 		return errors.New("put visit: no visit id")
 	}
 	visits, idx := t.bucket(bucketVisits), t.bucket(bucketOpen)
-	id := []byte(v.ID)
+	id := t.keep(append(t.room(), v.ID...))
 	var prev string // the subject the visit is indexed under now
-	if raw := visits.Get(id); raw != nil {
+	raw := visits.Get(id)
+	if raw != nil {
 		var err error
-		if _, prev, err = decodeVisit(raw); err != nil {
+		if prev, err = visitSubject(raw); err != nil {
 			return fmt.Errorf("put visit %s: %w", v.ID, err)
 		}
 	}
@@ -270,15 +345,22 @@ func (t *tx) PutVisit(v *huiyan.Visit, subject string) error {
 			}
 		}
 	}
+	// What is already stored is not put again: a Put makes bbolt load the
+	// page into a node, and the commit write it and its parents back, for
+	// nothing. A visit changes many times under the same subject.
 	stored := ""
 	if open {
 		stored = subject
-		if err := idx.Put([]byte(subject), id); err != nil {
-			return fmt.Errorf("put visit %s: open index: %w", v.ID, err)
+		if !bytes.Equal(idx.Get([]byte(subject)), id) {
+			if err := idx.Put(t.keep(append(t.room(), subject...)), id); err != nil {
+				return fmt.Errorf("put visit %s: open index: %w", v.ID, err)
+			}
 		}
 	}
-	if err := visits.Put(id, appendVisit(nil, v, stored)); err != nil {
-		return fmt.Errorf("put visit %s: %w", v.ID, err)
+	if rec := t.keep(appendVisit(t.room(), v, stored)); !bytes.Equal(rec, raw) {
+		if err := visits.Put(id, rec); err != nil {
+			return fmt.Errorf("put visit %s: %w", v.ID, err)
+		}
 	}
 	return nil
 }
@@ -323,7 +405,8 @@ func (t *tx) PutCard(c *huiyan.Card) error {
 	if c == nil || c.Visit == nil || c.Visit.ID == "" {
 		return errors.New("put card: no visit id")
 	}
-	if err := t.bucket(bucketCards).Put([]byte(c.Visit.ID), appendCard(nil, c)); err != nil {
+	k := t.keep(append(t.room(), c.Visit.ID...))
+	if err := t.bucket(bucketCards).Put(k, t.keep(appendCard(t.room(), c))); err != nil {
 		return fmt.Errorf("put card %s: %w", c.Visit.ID, err)
 	}
 	return nil
@@ -342,7 +425,8 @@ func (t *tx) AppendFeed(e *huiyan.FeedEvent) error {
 	}
 	e.Seq = seq
 	b.FillPercent = feedFillPercent
-	if err := b.Put(seqKey(seq), appendFeed(nil, e)); err != nil {
+	k := t.keep(binary.BigEndian.AppendUint64(t.room(), seq))
+	if err := b.Put(k, t.keep(appendFeed(t.room(), e))); err != nil {
 		return fmt.Errorf("append feed %d: %w", seq, err)
 	}
 	return nil
