@@ -306,6 +306,7 @@ type arrivalJob struct {
 	early      bool               // its events went to the PADs before the commit
 	shown      time.Time          // when the PADs were given its events
 	spin       <-chan spinOutcome // the wheel's decision, under way (startSpin)
+	tail       func() error       // the writes left once the PADs have it
 
 	res  *wheel.Result
 	err  error
@@ -384,10 +385,12 @@ func (n *Node) recordBatch(ctx context.Context, batch []*arrivalJob) {
 				return err
 			}
 			recorded++
-			// Everything of this arrival is written; at most the others
-			// of the batch and the commit (with its fsync) are left. The
-			// PADs see it now, in seq order: once one arrival has to wait
-			// for the commit, the rest of the batch waits too.
+			// The PADs' part of this arrival is written (visit, card,
+			// feed); its outbox, its dedupe mark, the others of the batch
+			// and the commit (with its fsync) are left. The PADs see it
+			// now, in seq order: once one arrival has to wait for the
+			// commit, the rest of the batch waits too. Anything failing
+			// from here on fails the transaction and retracts.
 			if budget >= len(j.evs) && n.showEarly(j.evs) {
 				budget -= len(j.evs)
 				j.early, j.shown = true, n.cfg.Clock()
@@ -396,6 +399,11 @@ func (n *Node) recordBatch(ctx context.Context, batch []*arrivalJob) {
 				}
 			} else {
 				budget = -1
+			}
+			if j.tail != nil {
+				if err := j.tail(); err != nil {
+					return err
+				}
 			}
 			if j.w != nil && j.visit != nil {
 				j.spin = startSpin(ctx, j.w, spinRequest(j.a, j.customer, j.visit, now))
@@ -442,7 +450,7 @@ func (n *Node) recordBatch(ctx context.Context, batch []*arrivalJob) {
 func (n *Node) recordOne(tx Tx, j *arrivalJob, now time.Time) error {
 	a := j.a
 	j.evs, j.recognised, j.opened, j.visit, j.seq = j.evs[:0], false, false, nil, 0
-	j.sc, j.customer, j.refused, j.early, j.spin = scan{present: true}, "", nil, false, nil
+	j.sc, j.customer, j.refused, j.early, j.spin, j.tail = scan{present: true}, "", nil, false, nil, nil
 	if _, err := tx.EventSeen(a.Device, a.EventID); err == nil {
 		return huiyan.Errorf(firmware.EDuplicate, "arrival %s was already received", a.EventID)
 	} else if !errors.Is(err, ErrNotFound) {
@@ -527,11 +535,17 @@ func (n *Node) recordOne(tx Tx, j *arrivalJob, now time.Time) error {
 			return err
 		}
 	}
-	if err := outboxFor(tx, j.evs[vi].Seq, now, before, v, tierOf(c)); err != nil {
-		return err
-	}
 	j.visit, j.seq = v, j.evs[len(j.evs)-1].Seq
-	return tx.MarkEventSeen(a.Device, a.EventID, v.ID, now)
+	// What the PADs do not need waits until they have the arrival
+	// (recordBatch): the outbox with the funnel facts, and the dedupe mark.
+	seq, tier := j.evs[vi].Seq, tierOf(c)
+	j.tail = func() error {
+		if err := outboxFor(tx, seq, now, before, v, tier); err != nil {
+			return err
+		}
+		return tx.MarkEventSeen(a.Device, a.EventID, v.ID, now)
+	}
+	return nil
 }
 
 type spinOutcome struct {
