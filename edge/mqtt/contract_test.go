@@ -170,6 +170,47 @@ func testContract(t *testing.T, newEnv func(t *testing.T) env) {
 		}
 	})
 
+	t.Run("DevicesAtOnceAcksInOrder", func(t *testing.T) {
+		// Two devices' messages are handled at once (the node can group
+		// their commits), and acknowledged in the order they came: while
+		// sc-01's message is still being handled, sc-02's later one is
+		// handled but not acknowledged, so when sc-01's then fails, the
+		// broker resends both.
+		e := newEnv(t)
+		release, entered := make(chan struct{}), make(chan struct{}, 1)
+		var failed atomic.Bool
+		rec := &recorder{decide: func(ctx context.Context, c call) error {
+			if c.ID == "sc-01-1" && !failed.Load() {
+				entered <- struct{}{}
+				select {
+				case <-release:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				failed.Store(true)
+				return errors.New("bolt: disk full")
+			}
+			return nil
+		}}
+		startIngest(t, e, rec, "huiyan-edge-"+branch, newLogger(t))
+		d1 := dial(t, deviceOptions(e, "sc-01"))
+		d2 := dial(t, deviceOptions(e, "sc-02"))
+		publish(t, d1, arrivalTopic(t, "sc-01"), 1, false, payload("sc-01-1"))
+		select {
+		case <-entered:
+		case <-time.After(10 * time.Second):
+			t.Fatal("sc-01-1 never reached the Handler")
+		}
+		publish(t, d2, arrivalTopic(t, "sc-02"), 1, false, payload("sc-02-1"))
+		// Handled while sc-01-1 is still under way: at once, not in turn.
+		poll(t, "sc-02-1 handled while sc-01-1 waits", rec.hasHandled("sc-02-1"))
+		close(release)
+		// sc-01-1 failed: both come again, sc-02-1 too, since it came
+		// after an unacknowledged message and was not acknowledged.
+		poll(t, "sc-01-1 redelivered and handled", rec.hasHandled("sc-01-1"))
+		poll(t, "sc-02-1 redelivered", func() bool { return rec.count("sc-02-1") == 2 })
+	})
+
 	t.Run("PersistentSession", func(t *testing.T) {
 		e := newEnv(t)
 		logger := newLogger(t)
