@@ -389,18 +389,27 @@ func (c *conn) queueInFlight(read uint64) error {
 			continue
 		}
 		synced = e.Seq
-		if !e.Audience.Includes(&c.sess.Staff) {
-			continue
-		}
-		data, err := encodeEvent(e, yours(e.Profile, c.sess.Staff.ID))
-		if err != nil {
+		if err := c.queueEvent(e); err != nil {
 			return err
-		}
-		if !c.enqueue(frame{data: data}) {
-			return errClosed
 		}
 	}
 	c.setSynced(synced)
+	return nil
+}
+
+// queueEvent queues a feed event the reader sends (hello, replay, in
+// flight), if the PAD's staff member is in its audience.
+func (c *conn) queueEvent(e huiyan.FeedEvent) error {
+	if !e.Audience.Includes(&c.sess.Staff) {
+		return nil
+	}
+	data, err := encodeEvent(e, yours(e.Profile, c.sess.Staff.ID))
+	if err != nil {
+		return err
+	}
+	if !c.enqueue(frame{data: data}) {
+		return errClosed
+	}
 	return nil
 }
 
@@ -620,15 +629,8 @@ func (c *conn) replay(after uint64) error {
 				continue // not after the cursor: the backend repeated itself
 			}
 			cursor = e.Seq
-			if !e.Audience.Includes(&c.sess.Staff) {
-				continue
-			}
-			data, err := encodeEvent(e, yours(e.Profile, c.sess.Staff.ID))
-			if err != nil {
+			if err := c.queueEvent(e); err != nil {
 				return err
-			}
-			if !c.enqueue(frame{data: data}) {
-				return errClosed
 			}
 		}
 		c.setSynced(cursor)

@@ -75,28 +75,7 @@ func TestHub_PrizeWheel(t *testing.T) {
 	// The edge of B001: the real sync client and bbolt store, and its
 	// wheel kept on the data set's table after every applied version, as
 	// huiyan-edge does (edge.WheelPrizes, reloaded from SyncConfig.Applied).
-	st, b := call(t, "POST", base+"/v1/credentials/B001", testToken, nil, "")
-	if st != http.StatusCreated {
-		t.Fatalf("credential: %d %s", st, b)
-	}
-	var cr struct {
-		Credential string `json:"credential"`
-	}
-	json.Unmarshal(b, &cr)
-	var pub []byte
-	testPoll(t, "hub.pub written", func() bool {
-		var err error
-		pub, err = os.ReadFile(filepath.Join(c.DataDir, "hub.pub"))
-		return err == nil
-	}, 10*time.Second)
-	keys, err := hub.ParsePublicKeys(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := hub.NewClient(base, cr.Credential, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, keys := edgeClient(t, base, c.DataDir, "B001")
 	db, err := bolt.Open(filepath.Join(t.TempDir(), "edge.db"))
 	if err != nil {
 		t.Fatal(err)
