@@ -123,6 +123,12 @@ func (s *benchSet) edgeDir(tb testing.TB) string {
 // arrival would be part of what is measured. The log is shown on failure.
 func mustRunBenchEdge(tb testing.TB, dir, brokerURL string) *Main {
 	tb.Helper()
+	return mustRunBenchEdgeWith(tb, dir, brokerURL, nil)
+}
+
+// mustRunBenchEdgeWith is mustRunBenchEdge with changes to the config.
+func mustRunBenchEdgeWith(tb testing.TB, dir, brokerURL string, change func(*Config)) *Main {
+	tb.Helper()
 	m := NewMain()
 	var mu sync.Mutex
 	var buf bytes.Buffer
@@ -140,6 +146,9 @@ func mustRunBenchEdge(tb testing.TB, dir, brokerURL string) *Main {
 		m.Config.MQTT.Listen = "127.0.0.1:0"
 	} else {
 		m.Config.MQTT.Listen, m.Config.MQTT.Broker = "", brokerURL
+	}
+	if change != nil {
+		change(&m.Config)
 	}
 	if err := m.Config.Validate(); err != nil {
 		tb.Fatal(err)

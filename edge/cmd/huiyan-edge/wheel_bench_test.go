@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -51,34 +47,11 @@ func (s *benchSet) mbankTokens(tb testing.TB) []string {
 	return toks
 }
 
-// mustRunWheelBenchEdge is mustRunBenchEdge with a prize table: the log at
-// warn (a debug line per spin would be part of what is measured), shown
-// on failure, and the embedded broker.
+// mustRunWheelBenchEdge is mustRunBenchEdge with a prize table and the
+// embedded broker.
 func mustRunWheelBenchEdge(tb testing.TB, dir, prizes string) *Main {
 	tb.Helper()
-	m := NewMain()
-	var mu sync.Mutex
-	var buf bytes.Buffer
-	tb.Cleanup(func() {
-		if tb.Failed() {
-			mu.Lock()
-			tb.Logf("edge log:\n%s", buf.String())
-			mu.Unlock()
-		}
-	})
-	m.Logger = slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	m.Config.DataDir, m.Config.HTTP, m.Config.MQTT.Listen = dir, "127.0.0.1:0", "127.0.0.1:0"
-	m.Config.WheelPrizes = prizes
-	writeTestECodeKey(tb, dir)
-	if err := m.Config.Validate(); err != nil {
-		tb.Fatal(err)
-	}
-	if err := m.Run(context.Background()); err != nil {
-		m.Close()
-		tb.Fatalf("run edge: %v", err)
-	}
-	tb.Cleanup(func() { m.Close() })
-	return m
+	return mustRunBenchEdgeWith(tb, dir, "", func(c *Config) { c.WheelPrizes = prizes })
 }
 
 // benchWheel is a prize wheel with its own MQTT connection that notes when
