@@ -163,9 +163,16 @@ func (n *Node) Open(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("feed range: %w", err)
 	}
+	// The skip is committed before the first arrival: a run that died
+	// after showing an arrival of its own must not let the next run reuse
+	// those seqs either.
 	n.mu.Lock()
 	n.feedFloor = newest + feedGap
+	err := n.update(ctx, func(Tx) error { return nil })
 	n.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("skip the feed's seqs shown before the start: %w", err)
+	}
 	ctx, n.cancel = context.WithCancel(context.Background())
 	n.wg.Add(1)
 	go func() {
@@ -370,6 +377,9 @@ func (n *Node) record(ctx context.Context, a huiyan.Arrival) (*wheel.Result, err
 // recordBatch records arrivals in one transaction and finishes each.
 // Under mu.
 func (n *Node) recordBatch(ctx context.Context, batch []*arrivalJob) {
+	// The batch is the queue's, not the caller's: another caller's
+	// deadline must not fail its arrivals.
+	ctx = context.WithoutCancel(ctx)
 	now := n.cfg.Clock()
 	var early uint64 // the newest seq the PADs were given before the commit
 	err := n.update(ctx, func(tx Tx) error {
@@ -659,7 +669,10 @@ func (n *Node) showEarly(evs []huiyan.FeedEvent) bool {
 // failed: their seqs are skipped before the next feed append, and the
 // PADs are told to drop them. Under mu.
 func (n *Node) retract(early uint64, err error) {
-	n.feedFloor = max(n.feedFloor, early)
+	// One past the shown seqs: the newest seq then never names one of
+	// them, even after a transaction that only skips (a resume from the
+	// newest seq is not checked against the feed).
+	n.feedFloor = max(n.feedFloor, early+1)
 	n.m.retracted()
 	n.log.Error("arrival shown to the PADs did not commit; PADs resync", "through_seq", early, "err", err)
 	if b := n.pads.Load(); b != nil && b.p != nil {
