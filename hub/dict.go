@@ -144,25 +144,10 @@ func ReadTagDict(r io.Reader, version int, history *TagHistory) (*huiyan.TagDict
 	if history == nil {
 		history = NewTagHistory()
 	}
-	lr := newLineReader(r)
-	var (
-		fields  [][]byte
-		scratch []byte
-		strs    = make([]string, 0, numDictCols)
-	)
-	line, tooLong, err := lr.next()
-	switch {
-	case err == io.EOF:
-		return nil, nil, &LineError{Line: 1, Reason: "empty file, want the header " + huiyan.TagDictHeader}
-	case err != nil:
-		return nil, nil, fmt.Errorf("tag dictionary: %w", err)
-	case tooLong:
-		return nil, nil, &LineError{Line: lr.line, Reason: fmt.Sprintf("header longer than %d bytes", MaxLineBytes)}
-	}
-	if err := checkHeader(lr.line, line, dictColumns, &fields, &scratch); err != nil {
+	cf, err := openCSV(r, "tag dictionary", dictColumns, huiyan.TagDictHeader)
+	if err != nil {
 		return nil, nil, err
 	}
-
 	var (
 		tags   []huiyan.Tag
 		errs   []*LineError
@@ -170,30 +155,18 @@ func ReadTagDict(r io.Reader, version int, history *TagHistory) (*huiyan.TagDict
 		cdLine = map[string]int{}
 	)
 	for {
-		line, tooLong, err := lr.next()
+		row, n, lerr, err := cf.next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("tag dictionary: %w", err)
+			return nil, nil, err
 		}
-		n := lr.line
-		if tooLong {
-			errs = append(errs, &LineError{Line: n, Reason: fmt.Sprintf("line longer than %d bytes", MaxLineBytes)})
+		if lerr != nil {
+			errs = append(errs, lerr)
 			continue
 		}
-		var bad int
-		var reason string
-		fields, bad, reason = splitCSV(fields, &scratch, line)
-		if bad >= 0 {
-			errs = append(errs, &LineError{Line: n, Field: column(dictColumns, bad), Reason: reason})
-			continue
-		}
-		if len(fields) != numDictCols {
-			errs = append(errs, &LineError{Line: n, Reason: fmt.Sprintf("%d fields, want %d", len(fields), numDictCols)})
-			continue
-		}
-		t, col, reason := parseTag(toStrings(strs[:0], fields))
+		t, col, reason := parseTag(row)
 		if col < 0 {
 			if first, ok := idLine[t.ID]; ok {
 				col, reason = dictColID, fmt.Sprintf("duplicate id %d (first on line %d)", t.ID, first)

@@ -49,55 +49,27 @@ var staffColumns = strings.Split(StaffHeader, ",")
 // The error is for a bad header or a failed read, and then nothing else is
 // returned.
 func ReadStaff(r io.Reader) ([]huiyan.Staff, []*LineError, error) {
-	lr := newLineReader(r)
-	var (
-		fields  [][]byte
-		scratch []byte
-		strs    = make([]string, 0, numStaffCols)
-	)
-	line, tooLong, err := lr.next()
-	switch {
-	case err == io.EOF:
-		return nil, nil, &LineError{Line: 1, Reason: "empty file, want the header " + StaffHeader}
-	case err != nil:
-		return nil, nil, fmt.Errorf("staff: %w", err)
-	case tooLong:
-		return nil, nil, &LineError{Line: lr.line, Reason: fmt.Sprintf("header longer than %d bytes", MaxLineBytes)}
-	}
-	if err := checkHeader(lr.line, line, staffColumns, &fields, &scratch); err != nil {
+	cf, err := openCSV(r, "staff", staffColumns, StaffHeader)
+	if err != nil {
 		return nil, nil, err
 	}
-
 	var (
 		staff []huiyan.Staff
 		errs  []*LineError
 		first = map[string]int{} // staff id → line
 	)
 	for {
-		line, tooLong, err := lr.next()
+		f, n, lerr, err := cf.next()
 		if err == io.EOF {
 			return staff, errs, nil
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("staff: %w", err)
+			return nil, nil, err
 		}
-		n := lr.line
-		if tooLong {
-			errs = append(errs, &LineError{Line: n, Reason: fmt.Sprintf("line longer than %d bytes", MaxLineBytes)})
+		if lerr != nil {
+			errs = append(errs, lerr)
 			continue
 		}
-		var bad int
-		var reason string
-		fields, bad, reason = splitCSV(fields, &scratch, line)
-		if bad >= 0 {
-			errs = append(errs, &LineError{Line: n, Field: column(staffColumns, bad), Reason: reason})
-			continue
-		}
-		if len(fields) != numStaffCols {
-			errs = append(errs, &LineError{Line: n, Reason: fmt.Sprintf("%d fields, want %d", len(fields), numStaffCols)})
-			continue
-		}
-		f := toStrings(strs[:0], fields)
 		s := huiyan.Staff{
 			ID:          f[staffColID],
 			Branch:      f[staffColBranch],
