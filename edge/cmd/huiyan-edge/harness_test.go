@@ -99,12 +99,22 @@ func mustRunMain(tb testing.TB, dir, brokerURL string) *Main {
 	tb.Helper()
 	m := NewMain()
 	m.Logger = testLogger(tb)
+	return runTestMain(tb, m, dir, brokerURL, nil)
+}
+
+// runTestMain configures m as mustRunMain does, applies change, runs it and
+// waits for an external broker's ingest to connect.
+func runTestMain(tb testing.TB, m *Main, dir, brokerURL string, change func(*Config)) *Main {
+	tb.Helper()
 	m.Config.DataDir, m.Config.HTTP = dir, "127.0.0.1:0"
 	writeTestECodeKey(tb, dir)
 	if brokerURL == "" {
 		m.Config.MQTT.Listen = "127.0.0.1:0"
 	} else {
 		m.Config.MQTT.Listen, m.Config.MQTT.Broker = "", brokerURL
+	}
+	if change != nil {
+		change(&m.Config)
 	}
 	if err := m.Config.Validate(); err != nil {
 		tb.Fatal(err)

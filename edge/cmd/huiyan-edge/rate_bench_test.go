@@ -140,28 +140,7 @@ func mustRunBenchEdgeWith(tb testing.TB, dir, brokerURL string, change func(*Con
 		}
 	})
 	m.Logger = slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	m.Config.DataDir, m.Config.HTTP = dir, "127.0.0.1:0"
-	writeTestECodeKey(tb, dir)
-	if brokerURL == "" {
-		m.Config.MQTT.Listen = "127.0.0.1:0"
-	} else {
-		m.Config.MQTT.Listen, m.Config.MQTT.Broker = "", brokerURL
-	}
-	if change != nil {
-		change(&m.Config)
-	}
-	if err := m.Config.Validate(); err != nil {
-		tb.Fatal(err)
-	}
-	if err := m.Run(context.Background()); err != nil {
-		m.Close()
-		tb.Fatalf("run edge: %v", err)
-	}
-	tb.Cleanup(func() { m.Close() })
-	if m.Ingest != nil {
-		waitFor(tb, "ingest connected", 10*time.Second, func() bool { return m.Ingest.Connected() })
-	}
-	return m
+	return runTestMain(tb, m, dir, brokerURL, change)
 }
 
 // Event ids of the benchmark: {device}-{index}, the index being the
