@@ -3,7 +3,6 @@ package ecode_test
 import (
 	"bytes"
 	"encoding/json"
-	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,29 +12,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
-
 	"huiyan"
 	"huiyan/edge/ecode"
+	"huiyan/edge/ecode/ecodetest"
 )
 
-// decodeQR reads the QR code in a PNG with a real decoder (ZXing's port).
+// decodeQR reads the QR code of a PNG the handler serves with a real
+// decoder (ZXing's port).
 func decodeQR(tb testing.TB, b []byte) string {
 	tb.Helper()
-	img, err := png.Decode(bytes.NewReader(b))
-	if err != nil {
-		tb.Fatalf("png: %v", err)
-	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
+	text, err := ecodetest.DecodePNG(b)
 	if err != nil {
 		tb.Fatalf("decode qr: %v", err)
 	}
-	return res.GetText()
+	return text
 }
 
 type testClock struct {

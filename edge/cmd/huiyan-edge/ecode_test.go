@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"image/png"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,12 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
-
 	"huiyan"
 	"huiyan/edge"
 	"huiyan/edge/ecode"
+	"huiyan/edge/ecode/ecodetest"
 	firmware "huiyan/firmware-contracts"
 	"huiyan/firmware-contracts/devsim"
 )
@@ -78,23 +75,15 @@ func (d *device) scan(code string, idents ...huiyan.Ident) string {
 	return a.EventID
 }
 
-// decodeQR reads the QR code in a PNG (a screenshot or the PNG the edge
-// serves) with a real decoder, ZXing's Go port.
+// decodeQR reads the QR code of a PNG the edge serves with a real
+// decoder, ZXing's Go port.
 func decodeQR(tb testing.TB, b []byte) string {
 	tb.Helper()
-	img, err := png.Decode(bytes.NewReader(b))
-	if err != nil {
-		tb.Fatalf("png: %v", err)
-	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
+	text, err := ecodetest.DecodePNG(b)
 	if err != nil {
 		tb.Fatalf("decode qr: %v", err)
 	}
-	return res.GetText()
+	return text
 }
 
 // storedVisit reads a visit from the edge's bbolt file.
