@@ -38,6 +38,7 @@ type prizeRow struct {
 // weight to 谢谢参与.
 func writePrizeTable(tb testing.TB, campaign string, spinsPerDay int, prizes ...prizeRow) string {
 	tb.Helper()
+	awayFromCSTMidnight(tb)
 	today := time.Now().In(funnel.CST)
 	var b strings.Builder
 	fmt.Fprintf(&b, "campaign,%s\nstarts,%s\nends,%s\nspins_per_day,%d\nunknown_customers,deny\n%s\n", campaign,

@@ -28,6 +28,7 @@ import (
 // 10, so that every allowed spin wins and the outcome is known.
 func writePrizes(tb testing.TB) string {
 	tb.Helper()
+	awayFromCSTMidnight(tb)
 	today := time.Now().In(funnel.CST)
 	body := fmt.Sprintf("# test campaign\ncampaign,test-c1\nstarts,%s\nends,%s\nspins_per_day,1\nunknown_customers,deny\n%s\n"+
 		"%s,cup,保温杯,Thermos cup,1000000,10,,\n%s,,谢谢参与,Thanks for playing,rest,unlimited,,\n",
@@ -38,6 +39,20 @@ func writePrizes(tb testing.TB) string {
 		tb.Fatal(err)
 	}
 	return path
+}
+
+// awayFromCSTMidnight waits, when the next midnight in China is less than
+// two minutes away, until it has passed: the wheel counts a customer's
+// spins per CST day, and a test that crossed midnight would see its
+// customers' limits reset halfway.
+func awayFromCSTMidnight(tb testing.TB) {
+	tb.Helper()
+	now := time.Now().In(funnel.CST)
+	y, m, d := now.Date()
+	if left := time.Date(y, m, d+1, 0, 0, 0, 0, funnel.CST).Sub(now); left < 2*time.Minute {
+		tb.Logf("waiting %s for midnight CST to pass: the wheel's daily limits reset then", left.Round(time.Second))
+		time.Sleep(left + time.Second)
+	}
 }
 
 // mustRunWheelEdge runs an edge with the embedded broker on dir and the
