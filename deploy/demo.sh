@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # make demo: the whole system on embedded defaults. Generates a synthetic
 # HQ data set (once), starts a single-node hub cluster and uploads the data
-# set to it as HQ would, issues branch B001's edge credential, starts
-# huiyan-edge with its embedded MQTT broker and the PAD page, syncing B001's
-# part of the data from the hub (signed, verified against hub.pub), and
-# plays the branch's devices with huiyan-devsim. Ctrl-C stops everything.
+# set (snapshot, staff roster, prize wheels) to it as HQ would, issues
+# branch B001's edge credential, starts huiyan-edge with its embedded MQTT
+# broker and the PAD page, syncing B001's part of the data from the hub
+# (signed, verified against hub.pub), and plays the branch's devices with
+# huiyan-devsim. Ctrl-C stops everything.
 set -euo pipefail
 
 dir=${1:-.demo}
@@ -26,7 +27,7 @@ for addr in "$http" "$mqtt" "$hubhttp" "$hubraft"; do
 done
 
 mkdir -p "$dir"
-if [ ! -s "$dir/hq/tags.csv" ]; then
+if [ ! -s "$dir/hq/tags.csv" ] || [ ! -s "$dir/hq/prizes.csv" ]; then
 	echo "== generating a synthetic HQ data set (20,000 customers, 3 branches)"
 	"$bin/huiyan-devsim" gen -customers 20000 -branches 3 -seed 1 -out "$dir/hq"
 fi
@@ -56,8 +57,8 @@ echo "== starting huiyan-hub, a single-node cluster (log: $dir/hub.log)"
 pids+=($!)
 wait_for "http://$hubhttp/healthz" "${pids[-1]}" "$dir/hub.log" huiyan-hub '"status":"ok"'
 
-echo "== HQ uploads tonight's snapshot to the hub"
-"$bin/huiyan-hub" import -hub "http://$hubhttp" -data "$dir/hub" "$dir/hq/tags.csv" "$dir/hq/staff.csv"
+echo "== HQ uploads tonight's snapshot, the staff roster and the prize wheels to the hub"
+"$bin/huiyan-hub" import -hub "http://$hubhttp" -data "$dir/hub" "$dir/hq/tags.csv" "$dir/hq/staff.csv" "$dir/hq/prizes.csv"
 cred=$("$bin/huiyan-hub" credential -hub "http://$hubhttp" -data "$dir/hub" "$branch" | tail -n 1)
 
 echo "== starting huiyan-edge for $branch, syncing from the hub (log: $dir/edge.log)"

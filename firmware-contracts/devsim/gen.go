@@ -132,14 +132,15 @@ func StaffID(role huiyan.Role, branch string, n int) string {
 
 // GenResult says what Gen wrote.
 type GenResult struct {
-	TagsPath, StaffPath   string
-	TagsBytes, StaffBytes int64
-	Customers, Staff      int
-	Ref                   time.Time // the reference day of the maturities
+	TagsPath, StaffPath, PrizesPath    string
+	TagsBytes, StaffBytes, PrizesBytes int64
+	Customers, Staff, Branches         int
+	Ref                                time.Time // the reference day of the maturities
 }
 
-// Gen writes a synthetic HQ snapshot, dir/tags.csv, and staff roster,
-// dir/staff.csv, creating dir if missing. Each file is written under a
+// Gen writes a synthetic HQ snapshot, dir/tags.csv, staff roster,
+// dir/staff.csv, and prize wheel tables, dir/prizes.csv (WritePrizes),
+// creating dir if missing. Each file is written under a
 // temporary name and renamed into place, so a reader never sees half a
 // file. Files are mode 0600: they hold identity tokens and PIN hashes.
 func Gen(ctx context.Context, cfg GenConfig, dir string) (*GenResult, error) {
@@ -154,10 +155,12 @@ func Gen(ctx context.Context, cfg GenConfig, dir string) (*GenResult, error) {
 	defer cancel()
 
 	res := &GenResult{
-		TagsPath:  filepath.Join(dir, TagsFile),
-		StaffPath: filepath.Join(dir, StaffFile),
-		Customers: cfg.Customers,
-		Ref:       cfg.RefDay(),
+		TagsPath:   filepath.Join(dir, TagsFile),
+		StaffPath:  filepath.Join(dir, StaffFile),
+		PrizesPath: filepath.Join(dir, PrizesFile),
+		Customers:  cfg.Customers,
+		Branches:   cfg.Branches,
+		Ref:        cfg.RefDay(),
 	}
 	// The roster's PBKDF2 hashes and the customer rows are both CPU work;
 	// doing them side by side keeps every core busy while rows are written.
@@ -180,6 +183,9 @@ func Gen(ctx context.Context, cfg GenConfig, dir string) (*GenResult, error) {
 	}
 	wg.Wait()
 	if err := errors.Join(tagsErr, staffErr); err != nil {
+		return nil, err
+	}
+	if res.PrizesBytes, err = writeFile(res.PrizesPath, func(w io.Writer) error { return WritePrizes(cfg, w) }); err != nil {
 		return nil, err
 	}
 	return res, nil

@@ -18,6 +18,7 @@ import (
 	"huiyan"
 	"huiyan/firmware-contracts"
 	"huiyan/firmware-contracts/devsim"
+	"huiyan/hub/prizes"
 )
 
 // The headers exactly as DESIGN.md writes them.
@@ -644,5 +645,47 @@ func BenchmarkWriteTags(b *testing.B) {
 		if err := devsim.WriteTags(context.Background(), cfg, io.Discard); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestGen_Prizes reads the generated prizes.csv as the hub does on an
+// import: a valid table for every branch, whose campaign runs on the
+// reference day and for years after it.
+func TestGen_Prizes(t *testing.T) {
+	cfg := testConfig(1)
+	dir := MustGen(t, cfg)
+	f, err := os.Open(filepath.Join(dir, devsim.PrizesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tables, err := prizes.Parse(f)
+	if err != nil {
+		t.Fatalf("the hub refuses the generated prizes.csv: %v", err)
+	}
+	if len(tables) != cfg.Branches {
+		t.Fatalf("%d tables, want one for each of %d branches", len(tables), cfg.Branches)
+	}
+	ref := cfg.RefDay()
+	for i := range cfg.Branches {
+		b := devsim.BranchID(i)
+		tb := tables[b]
+		switch {
+		case tb == nil:
+			t.Fatalf("no table for %s", b)
+		case tb.Campaign != devsim.PrizesCampaign(cfg):
+			t.Errorf("%s: campaign %q", b, tb.Campaign)
+		case ref.Before(tb.Starts) || !ref.AddDate(2, 11, 0).Before(tb.Ends):
+			t.Errorf("%s: campaign %s to %s does not run from %s for nearly three years", b, tb.Starts, tb.Ends, ref)
+		case tb.SpinsPerDay != 1 || tb.AllowUnknown:
+			t.Errorf("%s: %d spins a day, unknown customers allowed %v", b, tb.SpinsPerDay, tb.AllowUnknown)
+		case len(tb.Entries) < 2 || tb.NoPrize().Weight == 0:
+			t.Errorf("%s: entries %+v", b, tb.Entries)
+		}
+	}
+	// The same for a second run: it depends on the branch count and the
+	// reference day only.
+	if again := MustGen(t, cfg); fileHash(t, filepath.Join(again, devsim.PrizesFile)) != fileHash(t, filepath.Join(dir, devsim.PrizesFile)) {
+		t.Error("two runs wrote different prizes.csv")
 	}
 }

@@ -4,7 +4,8 @@
 //	huiyan-devsim gen [-customers N] [-branches M] [-seed S] [-out DIR]
 //	huiyan-devsim run [-data DIR] [-broker URL] [-edge URL] [-branch ID] [-rate R/s] [-duration D | -count N]
 //
-// gen writes a synthetic HQ snapshot (tags.csv) and staff roster (staff.csv);
+// gen writes a synthetic HQ snapshot (tags.csv), staff roster (staff.csv)
+// and prize wheel tables (prizes.csv);
 // run plays simulated branch devices against a broker.
 package main
 
@@ -104,7 +105,7 @@ func (m *Main) usage(w io.Writer) {
 	fmt.Fprint(w, `Usage: huiyan-devsim <command> [flags]
 
 Commands:
-  gen   write a synthetic HQ snapshot (tags.csv) and staff roster (staff.csv)
+  gen   write a synthetic HQ snapshot (tags.csv), staff roster (staff.csv) and prize wheels (prizes.csv)
   run   simulate super-counters, e-code scans and prize-wheel spins
 
 Run "huiyan-devsim <command> -h" for the flags of a command.
@@ -163,8 +164,9 @@ type GenCommand struct {
 // ParseFlags fills the command from its flags and validates them.
 func (c *GenCommand) ParseFlags(args []string) error {
 	fs := newFlagSet("gen [-customers N] [-branches M] [-seed S] [-out DIR]",
-		`Writes a realistic synthetic HQ snapshot (DIR/tags.csv) and staff roster
-(DIR/staff.csv), creating DIR if missing. The same flags give byte-identical
+		`Writes a realistic synthetic HQ snapshot (DIR/tags.csv), staff roster
+(DIR/staff.csv) and prize wheel tables (DIR/prizes.csv, for huiyan-hub
+import -prizes), creating DIR if missing. The same flags give byte-identical
 files on any day: maturities fall in the 60 days after `+devsim.DefaultRef.Format(time.DateOnly)+`.
 Identity tokens use the demo key (key id k1); every staff PIN is `+devsim.DemoPIN+`.`, c.Stdout)
 	fs.IntVar(&c.Config.Customers, "customers", 10_000, fmt.Sprintf("number of customers, 1 to %d", devsim.MaxGenCustomers))
@@ -192,6 +194,7 @@ func (c *GenCommand) Run(ctx context.Context) error {
 	}
 	fmt.Fprintf(c.Stdout, "wrote %s: %d customers, %d branches (%s)\n", res.TagsPath, res.Customers, c.Config.Branches, size(res.TagsBytes))
 	fmt.Fprintf(c.Stdout, "wrote %s: %d staff, PIN %s (%s)\n", res.StaffPath, res.Staff, devsim.DemoPIN, size(res.StaffBytes))
+	fmt.Fprintf(c.Stdout, "wrote %s: a prize wheel for each of the %d branches, campaign %s (%s)\n", res.PrizesPath, res.Branches, devsim.PrizesCampaign(c.Config), size(res.PrizesBytes))
 	fmt.Fprintf(c.Stdout, "seed %d, key id k1, maturities from %s, %.1fs\n",
 		c.Config.Seed, res.Ref.Format(time.DateOnly), time.Since(start).Seconds())
 	return nil
