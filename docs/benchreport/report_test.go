@@ -113,8 +113,9 @@ func TestRender(t *testing.T) {
 			t.Fatalf("without the benchmark: missing %q, report lacks the note", missing)
 		}
 		line := "pkg: huiyan/edge/cmd/huiyan-edge\n" +
-			"BenchmarkWheelResult-2 \t 1\t10075311971 ns/op\t 111.3 pad-max-ms\t 1.719 pad-p50-ms\t 2.816 pad-p90-ms\t 22.64 pad-p99-ms\t 20.00 pads\t" +
-			" 3.200 ratio-p99\t 160.3 result-max-ms\t 3.917 result-p50-ms\t 8.252 result-p90-ms\t 72.47 result-p99-ms\t 200.0 spins\n"
+			"BenchmarkWheelResult-2 \t 1\t10100886071 ns/op\t 28.73 pad-max-ms\t 3.181 pad-p50-ms\t 9.566 pad-p90-ms\t 21.37 pad-p99-ms\t 2.148 pad-ratio-p99\t 20.00 pads\t" +
+			" 3.451 ratio-p99\t 65.27 result-max-ms\t 10.19 result-p50-ms\t 25.70 result-p90-ms\t 45.92 result-p99-ms\t 200.0 spins\t" +
+			" 44.50 trip-max-ms\t 1.488 trip-p50-ms\t 5.481 trip-p90-ms\t 13.31 trip-p99-ms\n"
 		rs, err := ParseBench(strings.NewReader(line))
 		if err != nil || len(rs) != 1 {
 			t.Fatalf("parse: %v, %d results", err, len(rs))
@@ -125,9 +126,12 @@ func TestRender(t *testing.T) {
 			t.Fatalf("missing %q", missing)
 		}
 		for _, want := range []string{
-			"| result on the wheel | " + ms(3.917) + " | " + ms(8.252) + " | " + ms(72.47) + " | " + ms(160.3) + " |",
-			"| card on the PAD | " + ms(1.719) + " | " + ms(2.816) + " | " + ms(22.64) + " | " + ms(111.3) + " |",
-			"Result p99 ÷ PAD p99: " + ratio(3.2) + ".", "For each of 200 spins",
+			"| result on the wheel | " + ms(10.19) + " | " + ms(25.70) + " | " + ms(45.92) + " | " + ms(65.27) + " |",
+			"| bare round trip | " + ms(1.488) + " | " + ms(5.481) + " | " + ms(13.31) + " | " + ms(44.50) + " |",
+			"| card on the PAD | " + ms(3.181) + " | " + ms(9.566) + " | " + ms(21.37) + " | " + ms(28.73) + " |",
+			"Result p99 ÷ round trip p99: " + ratio(3.451) + " (the goal's figure); result p99 ÷ PAD card p99: " + ratio(2.148) + ".",
+			"For each of 200 spins",
+			"| wheel spin → result p99 ÷ bare round trip p99 at 20 spins/s ≤ 2.0 (embedded broker) | " + ratio(3.451) + " | **MISS** |",
 		} {
 			if !strings.Contains(buf.String(), want) {
 				t.Errorf("report lacks %q", want)

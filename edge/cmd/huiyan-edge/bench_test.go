@@ -72,23 +72,29 @@ func newHop(b *testing.B, m *Main) *hop {
 	h := &hop{topic: "huiyan/v1/" + testBranch + "/bench/hop", got: make(chan struct{}, 1)}
 	h.payload = firmware.EncodeArrival(huiyan.Arrival{EventID: "sc-09-000001", Branch: testBranch, Device: "sc-09",
 		Channel: huiyan.ChannelCounter, At: time.Now(), Idents: []huiyan.Ident{ident(huiyan.IdentIDCard, strangerToken(b, 1))}})
-	user, pass := "", ""
-	if m.Broker != nil {
-		user, pass = m.Broker.EdgeCredential() // the embedded broker's ACL allows only the edge off the device topics
-	}
-	connect := func(id string) paho.Client {
-		c := paho.NewClient(paho.NewClientOptions().AddBroker(m.BrokerURL()).SetClientID(id).SetUsername(user).SetPassword(pass))
-		if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-			b.Fatalf("hop connect: %v", tok.Error())
-		}
-		b.Cleanup(func() { c.Disconnect(50) })
-		return c
-	}
-	h.pub, h.sub = connect("bench-hop-pub"), connect("bench-hop-sub")
+	h.pub, h.sub = hopClient(b, m, "bench-hop-pub"), hopClient(b, m, "bench-hop-sub")
 	if tok := h.sub.Subscribe(h.topic, 1, func(paho.Client, paho.Message) { h.got <- struct{}{} }); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		b.Fatalf("hop subscribe: %v", tok.Error())
 	}
 	return h
+}
+
+// hopClient connects a reference client to the edge's broker, with the
+// edge's own credential on the embedded broker (its ACL lets only the edge
+// off the device topics).
+func hopClient(tb testing.TB, m *Main, id string) paho.Client {
+	tb.Helper()
+	user, pass := "", ""
+	if m.Broker != nil {
+		user, pass = m.Broker.EdgeCredential()
+	}
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(m.BrokerURL()).
+		SetClientID(fmt.Sprintf("%s-%d", id, time.Now().UnixNano())).SetUsername(user).SetPassword(pass))
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		tb.Fatalf("%s connect: %v", id, tok.Error())
+	}
+	tb.Cleanup(func() { c.Disconnect(50) })
+	return c
 }
 
 func (h *hop) once(b *testing.B, i int) time.Duration {

@@ -283,33 +283,44 @@ type rateHop struct {
 func newRateHop(tb testing.TB, m *Main, slots int) *rateHop {
 	tb.Helper()
 	h := &rateHop{topic: "huiyan/v1/" + testBranch + "/bench/hop", got: make([]atomic.Int64, slots)}
-	user, pass := "", ""
-	if m.Broker != nil {
-		user, pass = m.Broker.EdgeCredential() // the embedded broker's ACL allows only the edge off the device topics
-	}
-	connect := func(id string) paho.Client {
-		c := paho.NewClient(paho.NewClientOptions().AddBroker(m.BrokerURL()).
-			SetClientID(fmt.Sprintf("%s-%d", id, time.Now().UnixNano())).SetUsername(user).SetPassword(pass))
-		if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-			tb.Fatalf("hop connect: %v", tok.Error())
-		}
-		tb.Cleanup(func() { c.Disconnect(50) })
-		return c
-	}
-	h.pub, h.sub = connect("bench-rhop-pub"), connect("bench-rhop-sub")
-	key := []byte(`"id":"` + hopPrefix)
-	if tok := h.sub.Subscribe(h.topic, 1, func(_ paho.Client, msg paho.Message) {
-		now := time.Now().UnixNano()
-		b := msg.Payload()
-		if i := bytes.Index(b, key); i >= 0 && i+len(key)+7 <= len(b) {
-			if n, err := strconv.Atoi(string(b[i+len(key) : i+len(key)+7])); err == nil && n < len(h.got) {
-				h.got[n].CompareAndSwap(0, now)
-			}
-		}
-	}); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+	h.pub, h.sub = hopClient(tb, m, "bench-rhop-pub"), hopClient(tb, m, "bench-rhop-sub")
+	if tok := h.sub.Subscribe(h.topic, 1, h.note); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		tb.Fatalf("hop subscribe: %v", tok.Error())
 	}
 	return h
+}
+
+// newRoundTrip is the reference of a path that goes through the broker
+// and back, as a wheel's spin and its result do: pub publishes on topic,
+// sub publishes the same bytes on a second topic the moment it gets them
+// (with no lookup, draw or commit in between), and pub notes when they
+// come back.
+func newRoundTrip(tb testing.TB, m *Main, slots int) *rateHop {
+	tb.Helper()
+	h := &rateHop{topic: "huiyan/v1/" + testBranch + "/bench/spin", got: make([]atomic.Int64, slots)}
+	back := "huiyan/v1/" + testBranch + "/bench/result"
+	h.pub, h.sub = hopClient(tb, m, "bench-trip-probe"), hopClient(tb, m, "bench-trip-echo")
+	// The echo does not wait for its PUBACK: waiting inside a paho
+	// callback can stall the client's own message handling.
+	if tok := h.sub.Subscribe(h.topic, 1, func(c paho.Client, msg paho.Message) { c.Publish(back, 1, false, msg.Payload()) }); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		tb.Fatalf("round trip subscribe: %v", tok.Error())
+	}
+	if tok := h.pub.Subscribe(back, 1, h.note); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		tb.Fatalf("round trip subscribe: %v", tok.Error())
+	}
+	return h
+}
+
+// note records when the probe of the slot a payload names first arrived.
+func (h *rateHop) note(_ paho.Client, msg paho.Message) {
+	now := time.Now().UnixNano()
+	b := msg.Payload()
+	key := []byte(`"id":"` + hopPrefix)
+	if i := bytes.Index(b, key); i >= 0 && i+len(key)+7 <= len(b) {
+		if n, err := strconv.Atoi(string(b[i+len(key) : i+len(key)+7])); err == nil && n < len(h.got) {
+			h.got[n].CompareAndSwap(0, now)
+		}
+	}
 }
 
 func (h *rateHop) payload(i int, tok string) []byte {

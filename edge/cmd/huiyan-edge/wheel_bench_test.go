@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,8 +19,10 @@ import (
 )
 
 // Issue 7 wants the wheel's result "within the same latency budget as a
-// PAD push". BenchmarkWheelResult measures both in one run on one edge, so
-// that their ratio says how far the result is from that budget.
+// PAD push"; issue 8 sets that budget as a ratio to the path's bare floor
+// (end-to-end ≤ 2.0× one bare broker hop at p99). BenchmarkWheelResult
+// measures the result, the PAD card of the same spin and the result's own
+// floor, the bare round trip through the broker, in one run on one edge.
 
 // mbankTokens reads, in file order, the mobile-banking token of every
 // customer of the data set that has one: a wheel spin is identified by the
@@ -115,8 +118,15 @@ func newBenchWheel(tb testing.TB, brokerURL, id string, slots int) *benchWheel {
 // 20 PADs connected (a lobby manager's PAD taking the time), each spin by
 // a different known customer with the mobile-banking app, and reports, in
 // ms from each spin's scheduled send time, p50/p90/p99/max of when the
-// wheel got its result and of when the PAD got the spin's arrival card,
-// and ratio-p99 = result p99 / PAD p99. One run; use -benchtime 1x.
+// wheel got its result and of when the PAD got the spin's arrival card.
+//
+// The reference, measured in the same run and interleaved half a period
+// after each spin, is the bare round trip a spin and its result make
+// through the broker (newRoundTrip: out and straight back, nothing in
+// between): ratio-p99 = result p99 / round trip p99 is the wheel's figure
+// against its floor, as the arrival benchmarks' ratio-p99 is the PAD's
+// against one bare hop; pad-ratio-p99 = result p99 / card p99. One run;
+// use -benchtime 1x.
 //
 //	go test -run '^$' -bench WheelResult -benchtime 1x ./edge/cmd/huiyan-edge/
 func BenchmarkWheelResult(b *testing.B) {
@@ -153,34 +163,40 @@ func BenchmarkWheelResult(b *testing.B) {
 	}
 	var pads []*benchPAD
 	var wheels []*benchWheel
+	var trip *rateHop
 	asClient(func() {
 		pads = benchPADs(b, m, staff, benchPADCount, count)
+		trip = newRoundTrip(b, m, count)
 		for i := range 2 {
 			// devPrefix ids, so that eventSlots finds the spins in PAD messages.
 			wheels = append(wheels, newBenchWheel(b, m.BrokerURL(), fmt.Sprintf("%sw%d", devPrefix, i+1), count))
 		}
 	})
-	var result, padLat []time.Duration
+	var result, padLat, tripLat []time.Duration
 	for b.Loop() {
 		// One run is the measurement (its slots and customers are used
 		// up); a -benchtime above 1x only spins.
 		if len(result) == 0 {
-			result, padLat = wheelRun(b, wheels, pads, toks, rate, count)
+			result, padLat, tripLat = wheelRun(b, wheels, pads, trip, toks, rate, count)
 		}
 	}
 	reportPercentiles(b, "result", result)
 	reportPercentiles(b, "pad", padLat)
-	b.ReportMetric(pct(result, 99).Seconds()/pct(padLat, 99).Seconds(), "ratio-p99")
+	reportPercentiles(b, "trip", tripLat)
+	b.ReportMetric(pct(result, 99).Seconds()/pct(tripLat, 99).Seconds(), "ratio-p99")
+	b.ReportMetric(pct(result, 99).Seconds()/pct(padLat, 99).Seconds(), "pad-ratio-p99")
 	b.ReportMetric(float64(count), "spins")
 	b.ReportMetric(float64(len(pads)), "pads")
 }
 
 // wheelRun sends count spins at rate per second from the wheels in turn,
-// spin i by the holder of toks[i], and returns for each spin the time from
-// its scheduled send to its result on the wheel and to its card on pads[0].
-// Times are taken from the schedule, not from when the publisher got round
-// to it, so a late publisher shows in the figures (coordinated omission).
-func wheelRun(tb testing.TB, wheels []*benchWheel, pads []*benchPAD, toks []string, rate, count int) (result, padLat []time.Duration) {
+// spin i by the holder of toks[i], and as many round-trip probes half a
+// period after each, and returns for each spin the time from its
+// scheduled send to its result on the wheel and to its card on pads[0],
+// and each probe's round trip. Times are taken from the schedule, not from
+// when the publisher got round to it, so a late publisher shows in the
+// figures (coordinated omission).
+func wheelRun(tb testing.TB, wheels []*benchWheel, pads []*benchPAD, trip *rateHop, toks []string, rate, count int) (result, padLat, tripLat []time.Duration) {
 	tb.Helper()
 	period := time.Second / time.Duration(rate)
 	start := time.Now().Add(100 * time.Millisecond)
@@ -189,35 +205,53 @@ func wheelRun(tb testing.TB, wheels []*benchWheel, pads []*benchPAD, toks []stri
 		sched[i] = start.Add(time.Duration(i) * period)
 	}
 	owner := make([]*benchWheel, count)
-	var pubErr error
+	errs := make(chan error, 2)
+	var wg sync.WaitGroup
 	asClient(func() {
-		var toksPub []paho.Token
-		for i := range count {
-			time.Sleep(time.Until(sched[i]))
-			w := wheels[i%len(wheels)]
-			owner[i] = w
-			ev := benchEventID(w.id, i)
-			a := huiyan.Arrival{EventID: ev, Branch: testBranch, Device: w.id, Channel: huiyan.ChannelWheel,
-				At: sched[i], Idents: []huiyan.Ident{ident(huiyan.IdentMBank, toks[i])}, Spin: "spin-" + ev}
-			// Not waiting for the PUBACK: the schedule, not the edge, sets
-			// the pace (and the edge publishes the result before it acks).
-			toksPub = append(toksPub, w.client.Publish(w.topic, 1, false, firmware.EncodeArrival(a)))
-		}
-		for i, t := range toksPub {
-			if !t.WaitTimeout(time.Minute) || t.Error() != nil {
-				pubErr = fmt.Errorf("spin %d: publish: %w", i, t.Error())
-				return
+		wg.Go(func() { // the wheels
+			var toksPub []paho.Token
+			for i := range count {
+				time.Sleep(time.Until(sched[i]))
+				w := wheels[i%len(wheels)]
+				owner[i] = w
+				ev := benchEventID(w.id, i)
+				a := huiyan.Arrival{EventID: ev, Branch: testBranch, Device: w.id, Channel: huiyan.ChannelWheel,
+					At: sched[i], Idents: []huiyan.Ident{ident(huiyan.IdentMBank, toks[i])}, Spin: "spin-" + ev}
+				// Not waiting for the PUBACK: the schedule, not the edge, sets
+				// the pace (and the edge publishes the result before it acks).
+				toksPub = append(toksPub, w.client.Publish(w.topic, 1, false, firmware.EncodeArrival(a)))
 			}
-		}
+			for i, t := range toksPub {
+				if !t.WaitTimeout(time.Minute) || t.Error() != nil {
+					errs <- fmt.Errorf("spin %d: publish: %w", i, t.Error())
+					return
+				}
+			}
+		})
+		wg.Go(func() { // the round-trip probe, interleaved
+			var toksPub []paho.Token
+			for i := range count {
+				time.Sleep(time.Until(sched[i].Add(period / 2)))
+				toksPub = append(toksPub, trip.pub.Publish(trip.topic, 1, false, trip.payload(i, toks[0])))
+			}
+			for i, t := range toksPub {
+				if !t.WaitTimeout(time.Minute) || t.Error() != nil {
+					errs <- fmt.Errorf("round trip %d: publish: %w", i, t.Error())
+					return
+				}
+			}
+		})
 	})
-	if pubErr != nil {
-		tb.Fatal(pubErr)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		tb.Fatal(err)
 	}
 	// Everything was sent and acked; wait (bounded) for the last result
 	// and card.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		noResult, noCard := 0, 0
+		noResult, noCard, noTrip := 0, 0, 0
 		for i := range count {
 			if owner[i].got[i].Load() == 0 {
 				noResult++
@@ -225,8 +259,11 @@ func wheelRun(tb testing.TB, wheels []*benchWheel, pads []*benchPAD, toks []stri
 			if pads[0].got[i].Load() == 0 {
 				noCard++
 			}
+			if trip.got[i].Load() == 0 {
+				noTrip++
+			}
 		}
-		if noResult == 0 && noCard == 0 {
+		if noResult == 0 && noCard == 0 && noTrip == 0 {
 			break
 		}
 		for _, p := range pads {
@@ -243,7 +280,8 @@ func wheelRun(tb testing.TB, wheels []*benchWheel, pads []*benchPAD, toks []stri
 			}
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("after the run: %d of %d spins got no result, %d of %d never reached the PAD", noResult, count, noCard, count)
+			tb.Fatalf("after the run: %d of %d spins got no result, %d of %d never reached the PAD, %d of %d probes never came back",
+				noResult, count, noCard, count, noTrip, count)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -255,6 +293,7 @@ func wheelRun(tb testing.TB, wheels []*benchWheel, pads []*benchPAD, toks []stri
 	for i := range count {
 		result = append(result, time.Duration(owner[i].got[i].Load()-sched[i].UnixNano()))
 		padLat = append(padLat, time.Duration(pads[0].got[i].Load()-sched[i].UnixNano()))
+		tripLat = append(tripLat, time.Duration(trip.got[i].Load()-sched[i].Add(period/2).UnixNano()))
 	}
-	return result, padLat
+	return result, padLat, tripLat
 }
